@@ -1,0 +1,29 @@
+"""Every exception the engine raises, in one place.
+
+Each is a subclass of the builtin a user would catch anyway (``ValueError`` for bad shapes,
+``RuntimeError`` for misuse of the graph), so ``except ValueError`` keeps working.
+"""
+
+
+class ShapeError(ValueError):
+    """Shapes that do not fit an op: the message names the op, the shapes and what would fit.
+
+    >>> TensorNode(np.ones((2, 3))) @ TensorNode(np.ones((2, 3)))
+    ShapeError: MatMul: cannot multiply shapes (2, 3) and (2, 3): ...
+    """
+
+
+class GraphReleasedError(RuntimeError):
+    """A backward pass reached an OpNode whose saved context was freed by an earlier pass."""
+
+
+class GradientError(RuntimeError):
+    """``backward`` cannot start: a non-scalar root without ``grad``, or a root needing no grad."""
+
+
+class AnomalyError(FloatingPointError):
+    """Raised inside ``detect_anomaly()``: the first op that produced a NaN or an infinity."""
+
+
+class GradcheckError(AssertionError):
+    """Analytic and numerical gradients disagree: names the input, the element and both values."""

@@ -1,0 +1,124 @@
+"""Plain functions over TensorNodes, for those who prefer ``F.relu(x)`` to ``x.relu()``.
+
+>>> import autograd.functional as F
+>>> F.softmax(TensorNode([1.0, 2.0]))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograd.ops import (
+    BatchNorm,
+    Exp,
+    Expand,
+    Log,
+    LogSoftmax,
+    MatMul,
+    Max,
+    Mean,
+    Relu,
+    Reshape,
+    Sigmoid,
+    Softmax,
+    SoftmaxCrossEntropy,
+    Sum,
+    Tanh,
+    Transpose,
+)
+from autograd.tensor import TensorNode
+
+
+def relu(x: TensorNode) -> TensorNode:
+    """max(x, 0), elementwise."""
+    return Relu.do_forward(x)
+
+
+def sigmoid(x: TensorNode) -> TensorNode:
+    """1 / (1 + exp(-x)), elementwise, without overflow."""
+    return Sigmoid.do_forward(x)
+
+
+def tanh(x: TensorNode) -> TensorNode:
+    return Tanh.do_forward(x)
+
+
+def exp(x: TensorNode) -> TensorNode:
+    return Exp.do_forward(x)
+
+
+def log(x: TensorNode) -> TensorNode:
+    return Log.do_forward(x)
+
+
+def softmax(x: TensorNode, axis: int = -1) -> TensorNode:
+    """exp(x) / sum(exp(x)) along ``axis``, with the max subtracted first."""
+    return Softmax.do_forward(x, axis=axis)
+
+
+def log_softmax(x: TensorNode, axis: int = -1) -> TensorNode:
+    """x - logsumexp(x) along ``axis``: finite even for huge logits."""
+    return LogSoftmax.do_forward(x, axis=axis)
+
+
+def matmul(a: TensorNode, b: TensorNode) -> TensorNode:
+    return MatMul.do_forward(a, b)
+
+
+def sum(x: TensorNode, axis=None, keepdims: bool = False) -> TensorNode:  # noqa: A001
+    return Sum.do_forward(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x: TensorNode, axis=None, keepdims: bool = False) -> TensorNode:
+    return Mean.do_forward(x, axis=axis, keepdims=keepdims)
+
+
+def max(x: TensorNode, axis=None, keepdims: bool = False) -> TensorNode:  # noqa: A001
+    return Max.do_forward(x, axis=axis, keepdims=keepdims)
+
+
+def reshape(x: TensorNode, shape: tuple[int, ...]) -> TensorNode:
+    return Reshape.do_forward(x, shape=tuple(shape))
+
+
+def transpose(x: TensorNode, axes: tuple[int, ...] | None = None) -> TensorNode:
+    return Transpose.do_forward(x, axes=axes)
+
+
+def expand(x: TensorNode, shape: tuple[int, ...]) -> TensorNode:
+    return Expand.do_forward(x, shape=tuple(shape))
+
+
+def batch_norm(
+    x: TensorNode,
+    gamma: TensorNode,
+    beta: TensorNode,
+    eps: float = 1e-5,
+    training: bool = True,
+    running_mean: np.ndarray | None = None,
+    running_var: np.ndarray | None = None,
+    momentum: float = 0.1,
+) -> TensorNode:
+    """Batch normalisation over axis 0; see ``autograd.BatchNorm`` for the formulas.
+
+    >>> y = batch_norm(x, gamma, beta)            # training: batch statistics
+    >>> y = batch_norm(x, gamma, beta, training=False, running_mean=m, running_var=v)
+    """
+    return BatchNorm.do_forward(
+        x,
+        gamma,
+        beta,
+        eps=eps,
+        training=training,
+        running_mean=running_mean,
+        running_var=running_var,
+        momentum=momentum,
+    )
+
+
+def softmax_cross_entropy(logits: TensorNode, labels, reduction: str = "mean") -> TensorNode:
+    """Cross-entropy of softmax(logits) against integer ``labels``, fused into one op.
+
+    >>> loss = softmax_cross_entropy(model(x), y)   # logits (n, classes), y (n,) ints
+    """
+    return SoftmaxCrossEntropy.do_forward(logits, labels=labels, reduction=reduction)

@@ -1,0 +1,252 @@
+"""The graph and the backward pass.
+
+A TensorNode made by an op points to its ``source``, an OpNode; the OpNode points to its
+``inputs``. Backward walks that graph from the loss in reverse topological order and hands each
+op the gradients of its outputs. The OpNode holds its outputs only weakly, so the graph has no
+reference cycles and is freed by plain reference counting as soon as the loss goes away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import weakref
+from collections.abc import Iterator
+
+import numpy as np
+
+from autograd.errors import AnomalyError, GradientError, GraphReleasedError, ShapeError
+
+grad_enabled = True
+anomaly_enabled = False
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class OpNode:
+    """One application of an Op: the op class, its saved ``context``, its inputs and outputs.
+
+    >>> y = x * w
+    >>> y.source.op, y.source.inputs
+    (<class 'autograd.ops.arithmetic.Mul'>, (x, w))
+    """
+
+    __slots__ = ("op", "context", "inputs", "_outputs", "created_at")
+
+    def __init__(self, op: type, context: dict | None, inputs, outputs) -> None:
+        self.op = op
+        self.context = context
+        self.inputs = tuple(inputs)
+        self._outputs = tuple([weakref.ref(output) for output in outputs])
+        self.created_at = user_code_location() if anomaly_enabled else None
+
+    @property
+    def outputs(self) -> tuple:
+        """The output TensorNodes still alive (an output nobody holds is ``None``)."""
+        return tuple(ref() for ref in self._outputs)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(x.value.shape) for x in self.inputs)
+        return f"OpNode({self.op.__name__}, inputs: {shapes})"
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Build no graph inside the block: for evaluation and parameter updates.
+
+    >>> with no_grad():
+    ...     y = w * 2      # y.source is None, y.requires_grad is False
+    """
+    global grad_enabled
+    previous, grad_enabled = grad_enabled, False
+    try:
+        yield
+    finally:
+        grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad()``."""
+    return grad_enabled
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Stop at the first op that makes a NaN or an infinity, in forward or in backward.
+
+    >>> with detect_anomaly():
+    ...     (x.log() * 0).sum().backward()   # AnomalyError: Log produced -inf, created at ...
+    """
+    global anomaly_enabled
+    previous, anomaly_enabled = anomaly_enabled, True
+    try:
+        yield
+    finally:
+        anomaly_enabled = previous
+
+
+def user_code_location() -> str:
+    """``file:line`` of the innermost stack frame outside this package: the user's call."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _non_finite(array: np.ndarray) -> bool:
+    return array.dtype.kind in "fc" and not np.isfinite(array).all()
+
+
+def check_forward_anomaly(op: type, inputs, outputs) -> None:
+    for index, output in enumerate(outputs):
+        if _non_finite(output.value):
+            culprit = [i for i, x in enumerate(inputs) if _non_finite(x.value)]
+            note = f" (its input {culprit[0]} was already non-finite)" if culprit else ""
+            raise AnomalyError(
+                f"{op.__name__} forward produced NaN or inf in output {index}{note}; "
+                f"the op was created at {user_code_location()}"
+            )
+
+
+def _check_backward_anomaly(op_node: OpNode, node, grad: np.ndarray) -> None:
+    if _non_finite(grad):
+        index = next(i for i, x in enumerate(op_node.inputs) if x is node)
+        where = op_node.created_at or "an unknown line (forward ran outside detect_anomaly)"
+        raise AnomalyError(
+            f"{op_node.op.__name__} backward produced NaN or inf in the gradient of input "
+            f"{index} (shape {op_node.inputs[index].value.shape}); the op was created at {where}"
+        )
+
+
+def topological_order(root: OpNode) -> list[OpNode]:
+    """OpNodes that lead to ``root``, each after every op that consumes its outputs.
+
+    Iterative depth-first search, so a chain of 100,000 ops needs no recursion. It visits
+    exactly the ops reachable backwards from the root: branches that do not lead to the loss
+    are never seen, and cannot hold up a gradient.
+    """
+    order = []
+    visited = set()
+    stack = [(root, False)]
+    while stack:
+        op_node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(op_node)
+            continue
+        if op_node in visited:
+            continue
+        if op_node.context is None:
+            raise GraphReleasedError(
+                f"backward reached {op_node.op.__name__}, whose saved values were freed by an "
+                "earlier backward pass; call backward(retain_graph=True) the first time to go "
+                "through the graph twice"
+            )
+        visited.add(op_node)
+        stack.append((op_node, True))
+        for node in op_node.inputs:
+            if node.source is not None and node.source not in visited:
+                stack.append((node.source, False))
+    order.reverse()
+    return order
+
+
+def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    Called as ``loss.backward()``. ``grad`` is d(something)/d(root), required when the root is not
+    a scalar. Intermediate nodes keep their gradient only if ``retain_grad()`` was called on them
+    or ``retain_grads=True``. Gradient arrays are never modified in place after being handed out.
+    """
+    if not root.requires_grad:
+        raise GradientError(
+            "backward: this node does not require grad (no input of the ops that made it had "
+            "requires_grad=True, or it was made inside no_grad())"
+        )
+    root_value = root.value
+    if grad is None:
+        if root_value.size != 1:
+            raise GradientError(
+                f"backward: the root has shape {root_value.shape}; gradients can be created "
+                "implicitly only for a scalar, so reduce it first (e.g. .sum()) or pass "
+                "backward(grad=...) with an array of that shape"
+            )
+        grad = np.ones_like(root_value)
+    else:
+        grad = np.array(getattr(grad, "value", grad), dtype=root_value.dtype)
+        if grad.shape != root_value.shape:
+            raise ShapeError(
+                f"backward: grad has shape {grad.shape} but the root has shape {root_value.shape}"
+            )
+
+    if root.source is None:
+        _deliver_to_leaf(root, grad)
+        return
+
+    grads = {root: grad}  # pending gradients of intermediate nodes, dropped once used
+    for op_node in topological_order(root.source):
+        output_grads = [_take_output_grad(ref(), grads, retain_grads) for ref in op_node._outputs]
+        if len(output_grads) == 1:
+            if output_grads[0] is None:  # nothing reached this op: its gradients are zero
+                continue
+        elif all(g is None for g in output_grads):
+            continue
+        else:  # a multi-output op gets zeros for the outputs no path from the root reached
+            output_grads = [
+                np.zeros_like(ref().value) if g is None else g
+                for ref, g in zip(op_node._outputs, output_grads, strict=True)
+            ]
+        input_grads = op_node.op.backward(op_node.context, *output_grads)
+        if not retain_graph:
+            op_node.context = None
+        if type(input_grads) is not tuple:
+            input_grads = (input_grads,)
+        if len(input_grads) != len(op_node.inputs):
+            raise GradientError(
+                f"{op_node.op.__name__}.backward returned {len(input_grads)} gradients for "
+                f"{len(op_node.inputs)} inputs; return one per input (None where not needed)"
+            )
+
+        for node, node_grad in zip(op_node.inputs, input_grads):
+            if node_grad is None or not node.requires_grad:
+                continue
+            if node_grad.shape != node.value.shape or node_grad.dtype != node.value.dtype:
+                node_grad = _conform(op_node, node, node_grad)
+            if anomaly_enabled:
+                _check_backward_anomaly(op_node, node, node_grad)
+            if node.source is None:
+                _deliver_to_leaf(node, node_grad)
+            else:
+                pending = grads.get(node)
+                grads[node] = node_grad if pending is None else pending + node_grad
+
+
+def _take_output_grad(output, grads: dict, retain_grads: bool):
+    """Pop the gradient that reached ``output``, keeping it in ``output.grad`` if asked to."""
+    if output is None:  # an output nobody holds any more cannot have received a gradient
+        return None
+    grad = grads.pop(output, None)
+    if grad is not None and (retain_grads or output.retains_grad):
+        output.grad = grad if output.grad is None else output.grad + grad
+    return grad
+
+
+def _conform(op_node: OpNode, node, grad: np.ndarray) -> np.ndarray:
+    """A gradient must have its input's shape; its dtype is cast to the input's dtype."""
+    if grad.shape != node.value.shape:
+        index = next(i for i, x in enumerate(op_node.inputs) if x is node)
+        raise ShapeError(
+            f"{op_node.op.__name__}.backward returned a gradient of shape {grad.shape} for "
+            f"input {index} of shape {node.value.shape}"
+        )
+    return grad.astype(node.value.dtype)
+
+
+def _deliver_to_leaf(leaf, grad: np.ndarray) -> None:
+    if leaf.grad is None:
+        # Views such as np.broadcast_to are read-only; a leaf's grad is an array users may edit.
+        leaf.grad = grad if grad.flags.writeable else grad.copy()
+    else:
+        leaf.grad = leaf.grad + grad

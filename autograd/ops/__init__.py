@@ -1,0 +1,15 @@
+"""The ops, one module per family. Each op states its forward and backward in its docstring."""
+
+from autograd.ops.activation import LogSoftmax, Relu, Sigmoid, Softmax, Tanh
+from autograd.ops.arithmetic import Add, Div, Exp, Log, Mul, Neg, Pow, Sub
+from autograd.ops.linalg import MatMul
+from autograd.ops.loss import SoftmaxCrossEntropy
+from autograd.ops.normalization import BatchNorm
+from autograd.ops.reduce import Max, Mean, Sum
+from autograd.ops.shape import Expand, Reshape, Select, Transpose
+
+__all__ = [
+    "Add", "BatchNorm", "Div", "Exp", "Expand", "Log", "LogSoftmax", "MatMul", "Max", "Mean",
+    "Mul", "Neg", "Pow", "Relu", "Reshape", "Select", "Sigmoid", "Softmax",
+    "SoftmaxCrossEntropy", "Sub", "Sum", "Tanh", "Transpose",
+]  # fmt: skip

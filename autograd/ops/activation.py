@@ -1,0 +1,97 @@
+"""Activations, written in numerically stable forms."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograd.op import Op
+from autograd.ops.reduce import normalize_axes
+
+
+class Relu(Op):
+    """y = max(x, 0);  dL/dx = dL/dy * (y > 0)"""
+
+    @staticmethod
+    def forward(context, x):
+        y = np.maximum(x, 0)
+        context["y"] = y
+        return y
+
+    @staticmethod
+    def backward(context, grad_output):
+        return grad_output * (context["y"] > 0)
+
+
+def stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow: exp is only ever taken of -|x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+class Sigmoid(Op):
+    """y = 1 / (1 + exp(-x));  dL/dx = dL/dy * y * (1 - y)"""
+
+    @staticmethod
+    def forward(context, x):
+        y = stable_sigmoid(x)
+        context["y"] = y
+        return y
+
+    @staticmethod
+    def backward(context, grad_output):
+        y = context["y"]
+        return grad_output * y * (1 - y)
+
+
+class Tanh(Op):
+    """y = tanh(x);  dL/dx = dL/dy * (1 - y^2)"""
+
+    @staticmethod
+    def forward(context, x):
+        y = np.tanh(x)
+        context["y"] = y
+        return y
+
+    @staticmethod
+    def backward(context, grad_output):
+        y = context["y"]
+        return grad_output * (1 - y * y)
+
+
+def stable_log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    """x - logsumexp(x): the max is subtracted first, so large logits never overflow."""
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+class Softmax(Op):
+    """y = exp(x) / sum(exp(x)) along axis;  dL/dx = y * (dL/dy - sum(dL/dy * y))"""
+
+    @staticmethod
+    def forward(context, x, axis=-1):
+        (axis,) = normalize_axes("Softmax", axis, x.ndim)
+        shifted = np.exp(x - x.max(axis=axis, keepdims=True))
+        y = shifted / shifted.sum(axis=axis, keepdims=True)
+        context["y"], context["axis"] = y, axis
+        return y
+
+    @staticmethod
+    def backward(context, grad_output):
+        y, axis = context["y"], context["axis"]
+        return y * (grad_output - (grad_output * y).sum(axis=axis, keepdims=True))
+
+
+class LogSoftmax(Op):
+    """y = x - log(sum(exp(x))) along axis;  dL/dx = dL/dy - exp(y) * sum(dL/dy)"""
+
+    @staticmethod
+    def forward(context, x, axis=-1):
+        (axis,) = normalize_axes("LogSoftmax", axis, x.ndim)
+        y = stable_log_softmax(x, axis)
+        context["y"], context["axis"] = y, axis
+        return y
+
+    @staticmethod
+    def backward(context, grad_output):
+        y, axis = context["y"], context["axis"]
+        return grad_output - np.exp(y) * grad_output.sum(axis=axis, keepdims=True)

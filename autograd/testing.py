@@ -1,0 +1,217 @@
+"""Property-test any function or custom Op in one call, with hypothesis.
+
+    >>> from autograd.testing import arrays, property_test
+    >>> property_test(lambda x: x.tanh(), arrays())          # 50 drawn shapes and values
+
+``check_gradients`` makes three promises about one set of inputs, and ``property_test`` checks
+them over many drawn inputs:
+
+1. backward agrees with central differences in float64 (via ``autograd.gradcheck``);
+2. every float input gets one gradient of its own shape and dtype: float32 in, float32 out;
+3. neither forward nor backward modifies the inputs.
+
+Non-scalar outputs are reduced with fixed random weights, so every output element is tested.
+Needs hypothesis (``pip install autograd-nn[test]``); the engine itself does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograd.gradcheck import gradcheck
+from autograd.op import Op
+from autograd.tensor import TensorNode
+
+__all__ = [
+    "arrays",
+    "axes",
+    "broadcastable_arrays",
+    "broadcastable_shapes",
+    "check_gradients",
+    "property_test",
+    "shapes",
+]
+
+
+# ----- strategies ----------------------------------------------------------------------------
+
+
+def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4):
+    """Array shapes, 0-d and size-1 axes included: ``()``, ``(1,)``, ``(3, 1, 2)``, ..."""
+    return hnp.array_shapes(
+        min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    )
+
+
+def _elements(dtype, min_value: float, max_value: float, away_from: float | None, margin: float):
+    width = np.dtype(dtype).itemsize * 8
+    values = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, width=width)
+    if away_from is not None:
+        # Keep clear of a kink (relu at 0) where a derivative does not exist.
+        values = values.filter(lambda v: abs(v - away_from) > margin)
+    return values
+
+
+def arrays(
+    shape=None,
+    dtype=np.float64,
+    min_value: float = -3.0,
+    max_value: float = 3.0,
+    away_from: float | None = None,
+    margin: float = 1e-2,
+    unique: bool = False,
+):
+    """Finite float arrays of ``shape`` (a tuple, or a strategy; drawn by ``shapes()`` if None).
+
+    >>> arrays((2, 3), min_value=0.1)          # positive values, e.g. for log
+    >>> arrays(away_from=0.0)                   # no element within 0.01 of zero, e.g. for relu
+    """
+    return hnp.arrays(
+        dtype,
+        shapes() if shape is None else shape,
+        elements=_elements(dtype, min_value, max_value, away_from, margin),
+        unique=unique,
+    )
+
+
+def broadcastable_shapes(num_shapes: int = 2, min_dims: int = 0, max_dims: int = 3, max_side=4):
+    """Tuples of shapes that broadcast together, as NumPy's rules allow: ``((3, 1), (4,))``."""
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, max_side=max_side
+    ).map(lambda result: result.input_shapes)
+
+
+@st.composite
+def broadcastable_arrays(draw, num_arrays: int = 2, dtype=np.float64, **element_options):
+    """Tuples of arrays whose shapes broadcast together."""
+    drawn_shapes = draw(broadcastable_shapes(num_arrays))
+    return tuple(draw(arrays(shape, dtype, **element_options)) for shape in drawn_shapes)
+
+
+def axes(ndim: int, allow_none: bool = True, allow_tuple: bool = True):
+    """Valid ``axis`` arguments for an array with ``ndim`` axes: None, an int (negative too)
+    or a tuple of distinct axes."""
+    options = []
+    if allow_none:
+        options.append(st.none())
+    if ndim > 0:
+        options.append(st.integers(-ndim, ndim - 1))
+    if allow_tuple:
+        options.append(hnp.valid_tuple_axes(ndim))
+    return st.one_of(*options)
+
+
+# ----- checks --------------------------------------------------------------------------------
+
+
+def _as_function(fn) -> Callable[..., TensorNode]:
+    if isinstance(fn, type) and issubclass(fn, Op):
+        return fn.do_forward
+    return fn
+
+
+def _reduce_to_scalar(fn, weights: list[np.ndarray]):
+    """fn's outputs contracted with fixed weights into one scalar, so all elements count."""
+
+    def scalar_fn(*nodes):
+        outputs = fn(*nodes)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        total = None
+        for output, weight in zip(outputs, weights, strict=True):
+            term = (output * weight.astype(output.value.dtype)).sum()
+            total = term if total is None else total + term
+        return total
+
+    return scalar_fn
+
+
+def check_gradients(
+    fn,
+    *inputs: np.ndarray,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    check_float32: bool = True,
+) -> None:
+    """Assert the three promises above for ``fn`` (a function of TensorNodes, or an Op class)
+    on these arrays. Float inputs are differentiated; integer inputs are passed as constants.
+
+    >>> check_gradients(lambda a, b: a @ b, np.random.randn(2, 3), np.random.randn(3))
+    """
+    fn = _as_function(fn)
+    inputs = [np.asarray(x) for x in inputs]
+    originals = [x.copy() for x in inputs]
+    is_float = [x.dtype.kind == "f" for x in inputs]
+
+    def nodes(dtype):
+        return [
+            TensorNode(x.astype(dtype), requires_grad=True) if f else TensorNode(x)
+            for x, f in zip(inputs, is_float, strict=True)
+        ]
+
+    probe = fn(*nodes(np.float64))
+    probe = probe if isinstance(probe, tuple) else (probe,)
+    rng = np.random.default_rng(0)
+    weights = [rng.uniform(0.5, 1.5, output.value.shape) for output in probe]
+    scalar_fn = _reduce_to_scalar(fn, weights)
+
+    gradcheck(scalar_fn, nodes(np.float64), eps=eps, atol=atol, rtol=rtol)
+
+    if check_float32:
+        float32_nodes = nodes(np.float32)
+        output = scalar_fn(*float32_nodes)
+        assert output.value.dtype == np.float32, (
+            f"float32 inputs gave a {output.value.dtype} output: some op promotes float32"
+        )
+        if output.requires_grad:
+            output.backward()
+        for index, node in enumerate(float32_nodes):
+            if node.grad is not None:
+                assert node.grad.shape == node.value.shape, (
+                    f"input {index}: gradient shape {node.grad.shape} != input shape "
+                    f"{node.value.shape}"
+                )
+                assert node.grad.dtype == np.float32, (
+                    f"input {index}: float32 input got a {node.grad.dtype} gradient"
+                )
+
+    for index, (array, original) in enumerate(zip(inputs, originals, strict=True)):
+        assert np.array_equal(array, original, equal_nan=True), (
+            f"input {index} was modified by forward or backward"
+        )
+
+
+def property_test(
+    fn,
+    *strategies,
+    inputs=None,
+    max_examples: int = 50,
+    **check_options,
+) -> None:
+    """Run ``check_gradients(fn, ...)`` on inputs drawn by hypothesis.
+
+    Give one strategy per input, or ``inputs=`` a strategy of whole input tuples (for inputs
+    whose shapes must agree, e.g. ``broadcastable_arrays()``).
+
+    >>> property_test(lambda a, b: a * b, inputs=broadcastable_arrays())
+    """
+    if inputs is not None and strategies:
+        raise TypeError("property_test: give either strategies or inputs=, not both")
+    drawn = inputs if inputs is not None else st.tuples(*strategies)
+
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        database=None,
+    )
+    @given(drawn)
+    def run(arrays_drawn):
+        check_gradients(fn, *arrays_drawn, **check_options)
+
+    run()
