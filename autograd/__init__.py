@@ -16,7 +16,7 @@ from autograd.errors import (
     GraphReleasedError,
     ShapeError,
 )
-from autograd.graph import OpNode, detect_anomaly, is_grad_enabled, no_grad
+from autograd.graph import OpNode, detect_anomaly, is_grad_enabled, no_grad, scope
 from autograd.op import Op
 from autograd.ops import (
     Add,
@@ -49,7 +49,7 @@ from autograd import functional
 __all__ = [
     "DEFAULT_DTYPE", "AnomalyError", "GradcheckError", "GradientError", "GraphReleasedError",
     "ShapeError", "OpNode", "Op", "TensorNode", "detect_anomaly", "functional", "gradcheck",
-    "is_grad_enabled", "no_grad",
+    "is_grad_enabled", "no_grad", "scope",
     "Add", "BatchNorm", "Div", "Exp", "Expand", "Log", "LogSoftmax", "MatMul", "Max", "Mean",
     "Mul", "Neg", "Pow", "Relu", "Reshape", "Select", "Sigmoid", "Softmax",
     "SoftmaxCrossEntropy", "Sub", "Sum", "Tanh", "Transpose",

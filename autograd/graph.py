@@ -20,6 +20,7 @@ from autograd.errors import AnomalyError, GradientError, GraphReleasedError, Sha
 
 grad_enabled = True
 anomaly_enabled = False
+current_scope: tuple = ()  # what is building the graph now, outermost first (see scope())
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -32,7 +33,7 @@ class OpNode:
     (<class 'autograd.ops.arithmetic.Mul'>, (x, w))
     """
 
-    __slots__ = ("op", "context", "inputs", "_outputs", "created_at")
+    __slots__ = ("op", "context", "inputs", "_outputs", "created_at", "scope")
 
     def __init__(self, op: type, context: dict | None, inputs, outputs) -> None:
         self.op = op
@@ -40,6 +41,7 @@ class OpNode:
         self.inputs = tuple(inputs)
         self._outputs = tuple([weakref.ref(output) for output in outputs])
         self.created_at = user_code_location() if anomaly_enabled else None
+        self.scope = current_scope
 
     @property
     def outputs(self) -> tuple:
@@ -64,6 +66,23 @@ def no_grad() -> Iterator[None]:
         yield
     finally:
         grad_enabled = previous
+
+
+@contextlib.contextmanager
+def scope(owner) -> Iterator[None]:
+    """Label the ops created inside the block with ``owner`` (a name, or a module).
+
+    nn.Module wraps its forward in this, so a picture of the graph can box each layer's ops.
+
+    >>> with scope("encoder"):
+    ...     h = (x @ w).relu()        # h.source.scope == ("encoder",)
+    """
+    global current_scope
+    previous, current_scope = current_scope, current_scope + (owner,)
+    try:
+        yield
+    finally:
+        current_scope = previous
 
 
 def is_grad_enabled() -> bool:

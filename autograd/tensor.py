@@ -153,6 +153,8 @@ class TensorNode:
     # Python numbers take this node's dtype, as in PyTorch, so float32 stays float32.
 
     def _constant(self, other) -> TensorNode:
+        if isinstance(other, TensorNode):  # subclasses such as nn.Parameter
+            return other
         if isinstance(other, numbers.Number) and self.value.dtype.kind == "f":
             return TensorNode(np.asarray(other, dtype=self.value.dtype))
         return TensorNode(other)
