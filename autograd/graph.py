@@ -35,11 +35,11 @@ class OpNode:
 
     __slots__ = ("op", "context", "inputs", "_outputs", "created_at", "scope")
 
-    def __init__(self, op: type, context: dict | None, inputs, outputs) -> None:
+    def __init__(self, op: type, context: dict | None, inputs: tuple, outputs: tuple) -> None:
         self.op = op
         self.context = context
-        self.inputs = tuple(inputs)
-        self._outputs = tuple([weakref.ref(output) for output in outputs])
+        self.inputs = inputs
+        self._outputs = tuple(map(weakref.ref, outputs))
         self.created_at = user_code_location() if anomaly_enabled else None
         self.scope = current_scope
 
@@ -206,17 +206,15 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
 
     grads = {root: grad}  # pending gradients of intermediate nodes, dropped once used
     for op_node in topological_order(root.source):
-        output_grads = [_take_output_grad(ref(), grads, retain_grads) for ref in op_node._outputs]
-        if len(output_grads) == 1:
+        refs = op_node._outputs
+        if len(refs) == 1:
+            output_grads = (_take_output_grad(refs[0](), grads, retain_grads),)
             if output_grads[0] is None:  # nothing reached this op: its gradients are zero
                 continue
-        elif all(g is None for g in output_grads):
-            continue
-        else:  # a multi-output op gets zeros for the outputs no path from the root reached
-            output_grads = [
-                np.zeros_like(ref().value) if g is None else g
-                for ref, g in zip(op_node._outputs, output_grads, strict=True)
-            ]
+        else:
+            output_grads = _take_output_grads(refs, grads, retain_grads)
+            if output_grads is None:
+                continue
         input_grads = op_node.op.backward(op_node.context, *output_grads)
         if not retain_graph:
             op_node.context = None
@@ -250,6 +248,18 @@ def _take_output_grad(output, grads: dict, retain_grads: bool):
     if grad is not None and (retain_grads or output.retains_grad):
         output.grad = grad if output.grad is None else output.grad + grad
     return grad
+
+
+def _take_output_grads(refs: tuple, grads: dict, retain_grads: bool) -> list | None:
+    """The gradients of a multi-output op's outputs: zeros for outputs no path reached,
+    or None when no output was reached at all."""
+    output_grads = [_take_output_grad(ref(), grads, retain_grads) for ref in refs]
+    if all(g is None for g in output_grads):
+        return None
+    return [
+        np.zeros_like(ref().value) if g is None else g
+        for ref, g in zip(refs, output_grads, strict=True)
+    ]
 
 
 def _conform(op_node: OpNode, node, grad: np.ndarray) -> np.ndarray:

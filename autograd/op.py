@@ -12,6 +12,8 @@ some input requires a gradient. Nothing else in the engine knows about particula
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from autograd import graph
@@ -45,18 +47,20 @@ class Op:
         >>> y.value, y.source.op
         (array([0., 2.], dtype=float32), <class 'autograd.ops.activation.Relu'>)
         """
-        nodes = [x if type(x) is TensorNode else as_node(x) for x in inputs]
-        if cls.broadcasts:
+        nodes = inputs
+        for x in inputs:
+            if type(x) is not TensorNode:
+                nodes = tuple([as_node(x) for x in inputs])
+                break
+        if cls.broadcasts and (len(nodes) != 2 or nodes[0].value.shape != nodes[1].value.shape):
             nodes = broadcast_nodes(cls.__name__, nodes)
 
-        record = False
-        if graph.grad_enabled:
-            for x in nodes:
-                if x.requires_grad:
-                    record = True
-                    break
-        context = {"needs_input_grad": tuple([x.requires_grad for x in nodes])} if record else {}
-        result = cls.forward(context, *[x.value for x in nodes], **constants)
+        # map() with attrgetter loops in C: these lines run for every op, so they matter.
+        needs_input_grad = tuple(map(_requires_grad, nodes))
+        needs_input_grad = _SHARED_FLAGS.setdefault(needs_input_grad, needs_input_grad)
+        record = graph.grad_enabled and True in needs_input_grad
+        context = {"needs_input_grad": needs_input_grad} if record else {}
+        result = cls.forward(context, *map(_value, nodes), **constants)
 
         if type(result) is tuple:
             outputs = tuple([TensorNode.from_op(value, record) for value in result])
@@ -71,7 +75,14 @@ class Op:
         return outputs if type(result) is tuple else outputs[0]
 
 
-def broadcast_nodes(op_name: str, nodes: list[TensorNode]) -> list[TensorNode]:
+# One shared tuple per pattern of flags. The cycle collector stops tracking a tuple of bools,
+# and then a context holding only it and arrays; a big graph then costs the collector less.
+_SHARED_FLAGS: dict[tuple, tuple] = {}
+_value = operator.attrgetter("value")
+_requires_grad = operator.attrgetter("requires_grad")
+
+
+def broadcast_nodes(op_name: str, nodes: tuple[TensorNode, ...]) -> tuple[TensorNode, ...]:
     """Bring nodes to one shape as NumPy broadcasting would, by inserting Expand nodes.
 
     This is the single place where broadcasting happens, so it is visible in the graph and its
@@ -94,4 +105,6 @@ def broadcast_nodes(op_name: str, nodes: list[TensorNode]) -> list[TensorNode]:
         ) from None
     from autograd.ops.shape import Expand  # shape ops are ops themselves: import when needed
 
-    return [x if x.value.shape == target else Expand.do_forward(x, shape=target) for x in nodes]
+    return tuple(
+        [x if x.value.shape == target else Expand.do_forward(x, shape=target) for x in nodes]
+    )
