@@ -94,6 +94,8 @@ class Pow(Op):
         if not np.isscalar(exponent):
             raise TypeError(f"Pow: the exponent must be a number, got {type(exponent).__name__}")
         context["x"], context["exponent"] = x, exponent
+        if x.dtype.kind != "f":  # integer x: NumPy's rules (a cast would turn 0.5 into 0)
+            return np.power(x, exponent)
         # Keep x's dtype: a Python float exponent must not promote float32 to float64.
         return np.power(x, np.asarray(exponent, dtype=x.dtype))
 

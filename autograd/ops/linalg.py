@@ -52,10 +52,10 @@ class MatMul(Op):
         a2 = a[np.newaxis, :] if a.ndim == 1 else a
         b2 = b[:, np.newaxis] if b.ndim == 1 else b
         g = grad_output
+        if b.ndim == 1:  # restore the column axis first: for 1-D @ 1-D, g is 0-d
+            g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
         grad_a = grad_b = None
         if needs_a:
             grad_a = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)

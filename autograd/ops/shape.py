@@ -52,11 +52,12 @@ class Reshape(Op):
 
     @staticmethod
     def forward(context, x, shape):
+        shape = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
         try:
             y = x.reshape(shape)
         except ValueError:
             raise ShapeError(
-                f"Reshape: cannot reshape {x.shape} ({x.size} elements) to {tuple(shape)}; "
+                f"Reshape: cannot reshape {x.shape} ({x.size} elements) to {shape}; "
                 "the new shape must hold the same number of elements (one axis may be -1)"
             ) from None
         context["input_shape"] = x.shape
@@ -74,11 +75,14 @@ class Transpose(Op):
     def forward(context, x, axes=None):
         if axes is not None:
             axes = tuple(axes)
-            if sorted(a % x.ndim if x.ndim else a for a in axes) != list(range(x.ndim)):
+            in_range = all(-x.ndim <= a < x.ndim for a in axes)
+            if not in_range or sorted(a % x.ndim for a in axes) != list(range(x.ndim)):
                 raise ShapeError(
                     f"Transpose: axes {axes} are not a permutation of the {x.ndim} axes of "
                     f"shape {x.shape}"
                 )
+            # Negative axes count from the end; the backward's inverse needs them non-negative.
+            axes = tuple(int(a) % x.ndim for a in axes)
         context["axes"] = axes
         return np.transpose(x, axes)
 
