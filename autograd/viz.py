@@ -1,0 +1,598 @@
+"""Pictures of the computation graph: Graphviz DOT, SVG/PNG/PDF files, inline display in Jupyter.
+
+Data flows top to bottom: input TensorNode -> OpNode -> output TensorNode. Tensors are rounded
+boxes (blue: a leaf that requires grad, where gradients collect; grey and dashed: a constant;
+green and bold: the root), ops are yellow ellipses numbered in the order the backward pass visits
+them, and anything holding a NaN or an infinity is drawn in red.
+
+One traversal builds one plain description of the graph (``to_json``); the DOT picture
+(``to_dot``) and the files (``render``) are drawn from it. Only ``to_dot`` and ``render`` need the
+``graphviz`` Python package, and only ``render`` (and inline SVG) needs Graphviz's ``dot``
+program, so the package is imported inside the functions: ``import autograd`` works without it.
+
+>>> loss = ((x @ w + b).relu() - target).mean()
+>>> render(loss, "graph.svg", names=locals())        # or to_dot(loss) in a notebook
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import pathlib
+from collections.abc import Mapping
+
+import numpy as np
+
+from autograd.errors import GraphReleasedError
+from autograd.graph import OpNode, topological_order
+from autograd.tensor import TensorNode
+
+INSTALL_GRAPHVIZ_PACKAGE = (
+    "graph pictures need the graphviz Python package: pip install autograd-nn[viz] "
+    "(or pip install graphviz); to_json(...) works without it"
+)
+INSTALL_DOT_PROGRAM = (
+    "Graphviz's `dot` program was not found on PATH; install it with "
+    "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS), "
+    "`conda install -c conda-forge graphviz`, or from https://graphviz.org/download/ (Windows). "
+    "Without it, to_dot(...).source gives the DOT text and to_json(...) the graph as dicts"
+)
+
+#: Tensors with at most this many elements show their values (and gradients) in full.
+TINY_SIZE = 4
+#: Ops whose target shape is their output's shape: shown even after backward freed the context.
+SHAPE_FROM_OUTPUT = ("Expand", "Reshape")
+#: Keys of an op's ``context`` that hold constants worth showing (arrays are never shown).
+CONSTANT_KEYS = ("axis", "axes", "keepdims", "exponent", "index", "reduction", "training")
+
+FONT = "Helvetica"
+RED = "#dc2626"
+STYLES = {  # Graphviz attributes for each kind of node
+    "leaf": {"shape": "box", "style": "rounded,filled", "fillcolor": "#dbeafe", "color": "#2563eb"},
+    "constant": {
+        "shape": "box",
+        "style": "rounded,filled,dashed",
+        "fillcolor": "#f3f4f6",
+        "color": "#6b7280",
+        "fontcolor": "#374151",
+    },
+    "intermediate": {"shape": "box", "style": "rounded", "color": "#6b7280"},
+    "root": {
+        "shape": "box",
+        "style": "rounded,filled,bold",
+        "fillcolor": "#dcfce7",
+        "color": "#16a34a",
+        "penwidth": "2",
+    },
+    "op": {"shape": "ellipse", "style": "filled", "fillcolor": "#fef3c7", "color": "#d97706"},
+    "module": {"shape": "box3d", "style": "filled", "fillcolor": "#ede9fe", "color": "#7c3aed"},
+}
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Graphviz's ``dot`` program is missing, so the graph cannot be rendered to an image.
+
+    >>> render(loss, "graph.svg")   # on a machine without Graphviz
+    GraphvizNotFoundError: Graphviz's `dot` program was not found on PATH; install it with ...
+    """
+
+
+# ----- public functions ----------------------------------------------------------------------
+
+
+def to_json(
+    root: TensorNode,
+    show_values: bool = False,
+    show_grads: bool = True,
+    names=None,
+    collapse=None,
+) -> dict:
+    """The graph that produced ``root`` as plain, JSON-serialisable ``{"nodes", "edges"}``.
+
+    Each node has an ``id``, a ``kind`` (``"tensor"``, ``"op"`` or ``"module"`` for a collapsed
+    module) and a ``label``; tensors add ``role`` (``"leaf"``, ``"constant"``,
+    ``"intermediate"``, ``"root"``), ``name``, ``shape``, ``dtype``, ``requires_grad``,
+    ``non_finite``, ``value_summary``, ``grad_summary``; ops add ``op``, ``constants`` and
+    ``visit_order`` (1 = first op the backward pass visits); every node has ``scope`` (labels of
+    the modules it was built in, outermost first) and ``scope_ids``. Each edge has ``source``,
+    ``target`` and ``input_index`` (which input of the target op, None for other edges).
+    The options are those of :func:`to_dot`.
+
+    >>> graph = to_json((x * x).sum())
+    >>> [node["op"] for node in graph["nodes"] if node["kind"] == "op"]
+    ['Mul', 'Sum']
+    """
+    return _describe(root, show_values, show_grads, names, collapse)
+
+
+def to_dot(
+    root: TensorNode,
+    show_values: bool = False,
+    show_grads: bool = True,
+    names=None,
+    collapse=None,
+    group_scopes: bool = True,
+    rankdir: str = "TB",
+):
+    """A ``graphviz.Digraph`` (a :class:`GraphPicture`) of the graph that produced ``root``.
+
+    ``show_values`` adds each tensor's values (min/mean/max beyond 4 elements); ``show_grads``
+    adds each gradient present (its norm beyond 4 elements). ``names`` names tensors: a dict
+    such as ``locals()`` (entries that are not TensorNodes or start with ``_`` are ignored),
+    any object with ``named_parameters()`` (a module: ``layers.0.weight``), or a list of these;
+    a node's own ``name=`` wins. ``collapse`` draws each op built inside a module's scope as one
+    box: a module, a list of modules, or True for every innermost module. ``group_scopes``
+    frames the ops of each module in a dashed cluster; ``rankdir`` is ``"TB"`` or ``"LR"``.
+    ``.source`` is the DOT text; in Jupyter the picture displays inline.
+
+    >>> picture = to_dot(loss, names=locals(), show_values=True)
+    >>> print(picture.source)          # or picture.render(...), or just `picture` in Jupyter
+    """
+    graphviz = _import_graphviz()
+    description = _describe(root, show_values, show_grads, names, collapse)
+    picture = _picture_class()(
+        name="autograd",
+        graph_attr={"rankdir": rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.35"},
+        node_attr={"fontname": FONT, "fontsize": "11", "margin": "0.12,0.05"},
+        edge_attr={"color": "#4b5563", "arrowsize": "0.7"},
+    )
+
+    members: dict[tuple, list[dict]] = {}  # scope path -> its nodes; () is the top level
+    scope_labels: dict[str, str] = {}
+    for node in description["nodes"]:
+        path = tuple(node["scope_ids"]) if group_scopes else ()
+        members.setdefault(path, []).append(node)
+        scope_labels.update(zip(node["scope_ids"], node["scope"]))
+        for depth in range(len(path)):  # make sure every enclosing cluster is drawn
+            members.setdefault(path[:depth], [])
+    _draw_nodes(graphviz, picture, (), members, scope_labels)
+    for edge in description["edges"]:
+        picture.edge(edge["source"], edge["target"])
+    return picture
+
+
+def render(root: TensorNode, path, format: str | None = None, **to_dot_options) -> pathlib.Path:
+    """Draw the graph of ``root`` into an image file and return the file's path.
+
+    ``format`` is ``"svg"``, ``"png"``, ``"pdf"`` (or any Graphviz format); by default it is taken
+    from the path's suffix, else SVG, whose suffix is then added. Options are those of to_dot.
+    Raises GraphvizNotFoundError, saying how to install it, when the ``dot`` program is missing.
+
+    >>> render(loss, "docs/graph.png", names=locals())
+    PosixPath('docs/graph.png')
+    """
+    graphviz = _import_graphviz()
+    path = pathlib.Path(path)
+    suffix = path.suffix.lstrip(".").lower()
+    if format is None:
+        format = suffix if suffix in graphviz.FORMATS else "svg"
+    format = format.lower()
+    if format not in graphviz.FORMATS:
+        raise ValueError(f"render: unknown format {format!r}; use 'svg', 'png' or 'pdf'")
+    if suffix in graphviz.FORMATS and suffix != format:
+        raise ValueError(f"render: the path {str(path)!r} ends in .{suffix} but format={format!r}")
+    if suffix != format:
+        path = path.with_name(f"{path.name}.{format}")
+
+    picture = to_dot(root, **to_dot_options)
+    try:
+        image = picture.pipe(format=format)
+    except graphviz.ExecutableNotFound as error:
+        raise GraphvizNotFoundError(INSTALL_DOT_PROGRAM) from error
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(image)
+    return path
+
+
+# ----- the one description of the graph ------------------------------------------------------
+
+
+def _describe(root, show_values, show_grads, names, collapse) -> dict:
+    """Walk the graph once and describe every node and edge as plain dicts."""
+    if not isinstance(root, TensorNode):
+        raise TypeError(f"expected the TensorNode whose graph to draw, got {type(root).__name__}")
+    ops = _ops_in_visit_order(root)
+    visit_order = {id(op_node): step for step, op_node in enumerate(ops, start=1)}
+    tensor_names, module_paths = _names(names)
+    scopes = _Scopes(ops, module_paths)
+    collapsed = scopes.keys_to_collapse(collapse)
+
+    # Which group draws each op: the op itself, or the box of the outermost collapsed module.
+    group_of_op, box_scope = {}, {}  # box scope: the scope path around the collapsed module
+    for op_node in ops:
+        group = f"op{visit_order[id(op_node)]}"
+        for position, owner in enumerate(op_node.scope):
+            if scopes.key(owner) in collapsed:
+                group = scopes.id_of(op_node.scope[: position + 1])
+                box_scope[group] = op_node.scope[:position]
+                break
+        group_of_op[id(op_node)] = group
+
+    forward_order = ops[::-1]
+    tensors = {}  # id -> TensorNode, in order of first appearance going forward
+    producer = {}  # tensor id -> group of the op that made it
+    consumers = {}  # tensor id -> groups of the ops that use it
+    for op_node in forward_order:
+        group = group_of_op[id(op_node)]
+        for x in op_node.inputs:
+            tensors.setdefault(id(x), x)
+            consumers.setdefault(id(x), set()).add(group)
+        for output in op_node.outputs:
+            if output is not None:
+                tensors.setdefault(id(output), output)
+                producer[id(output)] = group
+    tensors.setdefault(id(root), root)
+
+    def hidden(tensor_id) -> bool:  # made and used only inside one collapsed module
+        group = producer.get(tensor_id)
+        return (
+            group in box_scope
+            and tensor_id != id(root)
+            and consumers.get(tensor_id, set()) <= {group}
+        )
+
+    tensor_ids = {key: f"t{index}" for index, key in enumerate(tensors)}
+    nodes, edges, drawn, seen_edges = [], [], set(), set()
+
+    def add_tensor(tensor_id, scope) -> None:
+        if tensor_id in drawn or hidden(tensor_id):
+            return
+        drawn.add(tensor_id)
+        node = _describe_tensor(
+            tensors[tensor_id], tensor_id == id(root), tensor_names, show_values, show_grads
+        )
+        node["id"] = tensor_ids[tensor_id]
+        nodes.append(dict(node, **scopes.describe(scope)))
+
+    def add_edge(source, target, input_index=None) -> None:
+        if input_index is None and (source, target) in seen_edges:
+            return  # a box uses each input once, and an op has each output once
+        seen_edges.add((source, target))
+        edges.append({"source": source, "target": target, "input_index": input_index})
+
+    for op_node in forward_order:
+        group = group_of_op[id(op_node)]
+        is_box = group in box_scope
+        scope = box_scope[group] if is_box else op_node.scope
+        for x in op_node.inputs:
+            add_tensor(id(x), ())
+        if group not in drawn:
+            drawn.add(group)
+            if is_box:
+                box_ops = [o for o in forward_order if group_of_op[id(o)] == group]
+                label = scopes.label(op_node.scope[len(scope)])
+                node = _describe_box(group, label, box_ops, visit_order)
+            else:
+                node = _describe_op(op_node, group, visit_order[id(op_node)])
+            nodes.append(dict(node, **scopes.describe(scope)))
+        for index, x in enumerate(op_node.inputs):
+            if not is_box:
+                add_edge(tensor_ids[id(x)], group, index)
+            elif producer.get(id(x)) != group:
+                add_edge(tensor_ids[id(x)], group)
+        for output in op_node.outputs:
+            if output is not None and not hidden(id(output)):
+                add_tensor(id(output), scope)
+                add_edge(group, tensor_ids[id(output)])
+    add_tensor(id(root), ())  # a root without a graph: a leaf, or made under no_grad
+    return {"nodes": nodes, "edges": edges}
+
+
+def _ops_in_visit_order(root: TensorNode) -> list[OpNode]:
+    """The OpNodes behind ``root``, in the order the backward pass visits them."""
+    if root.source is None:
+        return []
+    try:
+        return topological_order(root.source)
+    except GraphReleasedError:
+        # A picture after backward() must still work, though the saved values are gone. This
+        # repeats the search of graph.topological_order without its check for released ops.
+        order, visited, stack = [], set(), [(root.source, False)]
+        while stack:
+            op_node, inputs_done = stack.pop()
+            if inputs_done:
+                order.append(op_node)
+                continue
+            if op_node in visited:
+                continue
+            visited.add(op_node)
+            stack.append((op_node, True))
+            for node in op_node.inputs:
+                if node.source is not None and node.source not in visited:
+                    stack.append((node.source, False))
+        order.reverse()
+        return order
+
+
+def _describe_tensor(tensor, is_root, tensor_names, show_values, show_grads) -> dict:
+    if is_root:
+        role = "root"
+    elif tensor.source is not None:
+        role = "intermediate"
+    else:
+        role = "leaf" if tensor.requires_grad else "constant"
+    name = tensor.name or tensor_names.get(id(tensor))
+    value, grad = tensor.value, tensor.grad
+    value_note, grad_note = _non_finite_note(value), None
+    grad_summary = None
+    if grad is not None:
+        grad_note = _non_finite_note(grad)
+        if show_grads:
+            grad_summary = "grad " + _summary(grad, norm=True)
+    value_summary = "value " + _summary(value, norm=False) if show_values else None
+
+    shape_text = f"{tuple(value.shape)} {value.dtype}" if value.ndim else f"scalar {value.dtype}"
+    lines = [name] if name else []
+    lines += [shape_text, value_summary, grad_summary]
+    lines += [f"value has {value_note}" if value_note else None]
+    lines += [f"grad has {grad_note}" if grad_note else None]
+    return {
+        "id": None,
+        "kind": "tensor",
+        "role": role,
+        "label": "\n".join(line for line in lines if line),
+        "name": name,
+        "shape": list(value.shape),
+        "dtype": str(value.dtype),
+        "requires_grad": tensor.requires_grad,
+        "non_finite": bool(value_note or grad_note),
+        "value_summary": value_summary,
+        "grad_summary": grad_summary,
+    }
+
+
+def _describe_op(op_node: OpNode, node_id: str, step: int) -> dict:
+    op_name = op_node.op.__name__
+    shown, plain = {}, {}  # the constants as label text and as JSON values
+    output = op_node.outputs[0] if op_node.outputs else None
+    if op_name in SHAPE_FROM_OUTPUT and output is not None:
+        shown["shape"], plain["shape"] = str(output.value.shape), list(output.value.shape)
+    context = op_node.context or {}  # None once a backward pass released it
+    for key in CONSTANT_KEYS:
+        value = context.get(key)
+        if value is None or key == "keepdims" and not value:
+            continue
+        shown[key], plain[key] = _constant_text(value), _plain(value)
+    lines = [op_name] + [f"{key}={text}" for key, text in shown.items()]
+    lines.append(f"backward step {step}")
+    return {
+        "id": node_id,
+        "kind": "op",
+        "label": "\n".join(lines),
+        "op": op_name,
+        "constants": plain,
+        "visit_order": step,
+        "non_finite": False,
+    }
+
+
+def _describe_box(node_id: str, module_label: str, box_ops: list, visit_order: dict) -> dict:
+    op_names = [op_node.op.__name__ for op_node in box_ops]
+    steps = sorted(visit_order[id(op_node)] for op_node in box_ops)
+    listed = ", ".join(op_names[:4]) + (", ..." if len(op_names) > 4 else "")
+    if steps == list(range(steps[0], steps[-1] + 1)) and len(steps) > 1:
+        steps_text = f"backward steps {steps[0]}-{steps[-1]}"
+    else:
+        steps_text = (
+            "backward step"
+            + ("s " if len(steps) > 1 else " ")
+            + ", ".join(str(step) for step in steps)
+        )
+    count = f"{len(op_names)} op" + ("s" if len(op_names) > 1 else "")
+    return {
+        "id": node_id,
+        "kind": "module",
+        "label": f"{module_label}\n{count}: {listed}\n{steps_text}",
+        "module": module_label,
+        "ops": op_names,
+        "visit_order": steps,
+        "non_finite": False,
+    }
+
+
+# ----- names and scopes ----------------------------------------------------------------------
+
+
+def _names(names) -> tuple[dict, dict]:
+    """Tensor names and module paths (both keyed by ``id``) from the ``names=`` argument."""
+    tensor_names, module_paths = {}, {}
+    entries = names if isinstance(names, list | tuple) else [names]
+    for entry in entries:
+        if entry is None:
+            continue
+        if hasattr(entry, "named_parameters"):
+            for path, parameter in entry.named_parameters():
+                if isinstance(parameter, TensorNode):
+                    tensor_names.setdefault(id(parameter), path)
+            if hasattr(entry, "named_modules"):
+                for path, module in entry.named_modules():
+                    module_paths.setdefault(id(module), path)
+        elif isinstance(entry, Mapping):
+            for name, value in entry.items():
+                if isinstance(value, TensorNode) and not str(name).startswith("_"):
+                    tensor_names.setdefault(id(value), str(name))
+        else:
+            raise TypeError(
+                "names= takes a dict of TensorNodes (e.g. locals()), an object with "
+                f"named_parameters() (a module), or a list of these; got {type(entry).__name__}"
+            )
+    return tensor_names, module_paths
+
+
+class _Scopes:
+    """The owners (modules or names) that the ops were built inside, via autograd.scope()."""
+
+    def __init__(self, ops: list[OpNode], module_paths: dict) -> None:
+        self.module_paths = module_paths
+        self.ids = {}  # scope path (tuple of owner keys) -> "scope1", ...
+        self.labels = {}  # scope id -> label
+        self.innermost = {}  # owner key -> True while no op was built in a scope inside it
+        self.owners = {}  # owner key -> owner
+        for op_node in reversed(ops):
+            for position, owner in enumerate(op_node.scope):
+                key = self.key(owner)
+                self.owners[key] = owner
+                is_innermost = position == len(op_node.scope) - 1
+                self.innermost[key] = self.innermost.get(key, True) and is_innermost
+                self.id_of(op_node.scope[: position + 1])
+
+    @staticmethod
+    def key(owner):
+        """Modules are told apart by identity, scope names by their text."""
+        return owner if isinstance(owner, str) else id(owner)
+
+    def id_of(self, scope: tuple) -> str:
+        path = tuple(self.key(owner) for owner in scope)
+        if path not in self.ids:
+            self.ids[path] = f"scope{len(self.ids) + 1}"
+            self.labels[self.ids[path]] = self.label(scope[-1])
+        return self.ids[path]
+
+    def label(self, owner) -> str:
+        if isinstance(owner, str):
+            return owner
+        path = self.module_paths.get(id(owner))
+        return f"{path} ({type(owner).__name__})" if path else type(owner).__name__
+
+    def describe(self, scope: tuple) -> dict:
+        ids = [self.id_of(scope[: depth + 1]) for depth in range(len(scope))]
+        return {"scope": [self.labels[i] for i in ids], "scope_ids": ids}
+
+    def keys_to_collapse(self, collapse) -> set:
+        if collapse is None or collapse is False:
+            return set()
+        if collapse is True:
+            return {key for key, innermost in self.innermost.items() if innermost}
+        wanted = collapse if isinstance(collapse, list | tuple) else [collapse]
+        keys = set()
+        for owner in wanted:
+            if self.key(owner) not in self.owners:
+                known = ", ".join(sorted({self.label(o) for o in self.owners.values()})) or "none"
+                raise ValueError(
+                    f"collapse: no op of this graph was built inside {self.label(owner)}; "
+                    f"the graph's scopes are: {known} (ops are scoped by autograd.scope(owner), "
+                    "which nn.Module.__call__ uses)"
+                )
+            keys.add(self.key(owner))
+        return keys
+
+
+# ----- text ----------------------------------------------------------------------------------
+
+
+def _summary(array: np.ndarray, norm: bool) -> str:
+    """The array itself when tiny; else its norm, or its min, mean and max over finite values."""
+    if array.size <= TINY_SIZE:
+        if array.dtype.kind == "f":
+            text = np.array2string(array, separator=", ", formatter={"float_kind": _number})
+        else:
+            text = np.array2string(array, separator=", ")
+        return " ".join(text.split())
+    values = array.astype(np.float64)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return "no finite values"
+    if norm:
+        return f"norm {np.linalg.norm(finite):.4g}"
+    return f"min {finite.min():.4g}  mean {finite.mean():.4g}  max {finite.max():.4g}"
+
+
+def _number(value) -> str:
+    return f"{value + 0.0:.4g}"  # + 0.0 turns -0 into 0
+
+
+def _non_finite_note(array: np.ndarray) -> str | None:
+    """``"2 NaN, 1 inf"`` when the array holds NaN or infinities, else None."""
+    if array.dtype.kind not in "fc" or np.isfinite(array).all():
+        return None
+    counts = [(int(np.isnan(array).sum()), "NaN"), (int(np.isinf(array).sum()), "inf")]
+    return ", ".join(f"{count} {kind}" for count, kind in counts if count)
+
+
+def _constant_text(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array{value.shape}" if value.size > TINY_SIZE else str(value.tolist())
+    if isinstance(value, slice):
+        parts = ["" if p is None else str(p) for p in (value.start, value.stop, value.step)]
+        return ":".join(parts if value.step is not None else parts[:2])
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, tuple) and any(isinstance(p, slice | np.ndarray) for p in value):
+        return "[" + ", ".join(_constant_text(p) for p in value) + "]"
+    if isinstance(value, np.generic):
+        return str(value.item())
+    return str(value)
+
+
+def _plain(value):
+    """``value`` made JSON-serialisable: tuples become lists, NumPy scalars Python numbers."""
+    if isinstance(value, tuple | list):
+        return [_plain(part) for part in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.size <= TINY_SIZE else _constant_text(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return _constant_text(value)
+
+
+# ----- drawing -------------------------------------------------------------------------------
+
+
+def _draw_nodes(graphviz, container, path: tuple, members: dict, scope_labels: dict) -> None:
+    """Draw the nodes of one scope, then each scope nested in it as a dashed cluster."""
+    for node in members[path]:
+        attributes = dict(STYLES[node["role"] if node["kind"] == "tensor" else node["kind"]])
+        if node["non_finite"]:
+            attributes.update(color=RED, fontcolor=RED, penwidth="2")
+        lines = [line.replace("\\", "\\\\") for line in node["label"].split("\n")]
+        attributes["label"] = graphviz.nohtml("\\n".join(lines))
+        container.node(node["id"], **attributes)
+    for child in members:
+        if len(child) == len(path) + 1 and child[: len(path)] == path:
+            with container.subgraph(name="cluster_" + "_".join(child)) as cluster:
+                cluster.attr(
+                    label=graphviz.nohtml(scope_labels[child[-1]].replace("\\", "\\\\")),
+                    style="dashed,rounded",
+                    color="#7c3aed",
+                    fontcolor="#5b21b6",
+                    fontname=FONT,
+                    fontsize="10",
+                    labeljust="l",
+                )
+                _draw_nodes(graphviz, cluster, child, members, scope_labels)
+
+
+def _import_graphviz():
+    try:
+        import graphviz
+    except ImportError as error:
+        raise ImportError(INSTALL_GRAPHVIZ_PACKAGE) from error
+    return graphviz
+
+
+@functools.cache
+def _picture_class() -> type:
+    """GraphPicture is defined on first use, because its base class lives in graphviz."""
+    graphviz = _import_graphviz()
+
+    class GraphPicture(graphviz.Digraph):
+        """A graphviz.Digraph that still displays in Jupyter when ``dot`` is missing.
+
+        >>> picture = to_dot(loss)
+        >>> picture          # in Jupyter: the SVG, or the DOT source if Graphviz is missing
+        """
+
+        def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
+            try:
+                return super()._repr_mimebundle_(include, exclude, **kwargs)
+            except graphviz.ExecutableNotFound:
+                note = INSTALL_DOT_PROGRAM + ". The DOT source of the graph:"
+                return {
+                    "text/plain": f"{note}\n\n{self.source}",
+                    "text/html": f"<p>{html.escape(note)}</p><pre>{html.escape(self.source)}</pre>",
+                }
+
+    GraphPicture.__qualname__ = "GraphPicture"
+    return GraphPicture
