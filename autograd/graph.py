@@ -26,18 +26,22 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class OpNode:
-    """One application of an Op: the op class, its saved ``context``, its inputs and outputs.
+    """One application of an Op: the op class, its saved ``context``, its ``constants``
+    (keyword arguments such as ``axis``), its inputs and its outputs.
 
     >>> y = x * w
     >>> y.source.op, y.source.inputs
     (<class 'autograd.ops.arithmetic.Mul'>, (x, w))
     """
 
-    __slots__ = ("op", "context", "inputs", "_outputs", "created_at", "scope")
+    __slots__ = ("op", "context", "constants", "inputs", "_outputs", "created_at", "scope")
 
-    def __init__(self, op: type, context: dict | None, inputs: tuple, outputs: tuple) -> None:
+    def __init__(
+        self, op: type, context: dict | None, inputs: tuple, outputs: tuple, constants: dict
+    ) -> None:
         self.op = op
         self.context = context
+        self.constants = constants  # do_forward's keyword arguments; kept after backward
         self.inputs = inputs
         self._outputs = tuple(map(weakref.ref, outputs))
         self.created_at = user_code_location() if anomaly_enabled else None
@@ -157,12 +161,6 @@ def topological_order(root: OpNode) -> list[OpNode]:
             continue
         if op_node in visited:
             continue
-        if op_node.context is None:
-            raise GraphReleasedError(
-                f"backward reached {op_node.op.__name__}, whose saved values were freed by an "
-                "earlier backward pass; call backward(retain_graph=True) the first time to go "
-                "through the graph twice"
-            )
         visited.add(op_node)
         stack.append((op_node, True))
         for node in op_node.inputs:
@@ -204,8 +202,16 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
         _deliver_to_leaf(root, grad)
         return
 
+    order = topological_order(root.source)
+    for op_node in order:  # check before any gradient moves, so a refused pass changes nothing
+        if op_node.context is None:
+            raise GraphReleasedError(
+                f"backward reached {op_node.op.__name__}, whose saved values were freed by an "
+                "earlier backward pass; call backward(retain_graph=True) the first time to go "
+                "through the graph twice"
+            )
     grads = {root: grad}  # pending gradients of intermediate nodes, dropped once used
-    for op_node in topological_order(root.source):
+    for op_node in order:
         refs = op_node._outputs
         if len(refs) == 1:
             output_grads = (_take_output_grad(refs[0](), grads, retain_grads),)

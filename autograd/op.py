@@ -69,7 +69,7 @@ class Op:
         if graph.anomaly_enabled:
             graph.check_forward_anomaly(cls, nodes, outputs)
         if record:
-            source = graph.OpNode(cls, context, nodes, outputs)
+            source = graph.OpNode(cls, context, nodes, outputs, constants)
             for output in outputs:
                 output.source = source
         return outputs if type(result) is tuple else outputs[0]

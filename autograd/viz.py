@@ -23,7 +23,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from autograd.errors import GraphReleasedError
 from autograd.graph import OpNode, topological_order
 from autograd.tensor import TensorNode
 
@@ -40,10 +39,6 @@ INSTALL_DOT_PROGRAM = (
 
 #: Tensors with at most this many elements show their values (and gradients) in full.
 TINY_SIZE = 4
-#: Ops whose target shape is their output's shape: shown even after backward freed the context.
-SHAPE_FROM_OUTPUT = ("Expand", "Reshape")
-#: Keys of an op's ``context`` that hold constants worth showing (arrays are never shown).
-CONSTANT_KEYS = ("axis", "axes", "keepdims", "exponent", "index", "reduction", "training")
 
 FONT = "Helvetica"
 RED = "#dc2626"
@@ -282,26 +277,7 @@ def _ops_in_visit_order(root: TensorNode) -> list[OpNode]:
     """The OpNodes behind ``root``, in the order the backward pass visits them."""
     if root.source is None:
         return []
-    try:
-        return topological_order(root.source)
-    except GraphReleasedError:
-        # A picture after backward() must still work, though the saved values are gone. This
-        # repeats the search of graph.topological_order without its check for released ops.
-        order, visited, stack = [], set(), [(root.source, False)]
-        while stack:
-            op_node, inputs_done = stack.pop()
-            if inputs_done:
-                order.append(op_node)
-                continue
-            if op_node in visited:
-                continue
-            visited.add(op_node)
-            stack.append((op_node, True))
-            for node in op_node.inputs:
-                if node.source is not None and node.source not in visited:
-                    stack.append((node.source, False))
-        order.reverse()
-        return order
+    return topological_order(root.source)
 
 
 def _describe_tensor(tensor, is_root, tensor_names, show_values, show_grads) -> dict:
@@ -344,12 +320,7 @@ def _describe_tensor(tensor, is_root, tensor_names, show_values, show_grads) -> 
 def _describe_op(op_node: OpNode, node_id: str, step: int) -> dict:
     op_name = op_node.op.__name__
     shown, plain = {}, {}  # the constants as label text and as JSON values
-    output = op_node.outputs[0] if op_node.outputs else None
-    if op_name in SHAPE_FROM_OUTPUT and output is not None:
-        shown["shape"], plain["shape"] = str(output.value.shape), list(output.value.shape)
-    context = op_node.context or {}  # None once a backward pass released it
-    for key in CONSTANT_KEYS:
-        value = context.get(key)
+    for key, value in op_node.constants.items():  # do_forward's keywords, kept after backward
         if value is None or key == "keepdims" and not value:
             continue
         shown[key], plain[key] = _constant_text(value), _plain(value)
