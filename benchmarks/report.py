@@ -1,0 +1,239 @@
+"""The benchmarks' results as a terminal table and as the Markdown of RESULTS.md."""
+
+from __future__ import annotations
+
+import datetime
+
+from benchmarks import suite
+from benchmarks.memory import FLAT_BYTES_PER_STEP, MemoryRun
+from benchmarks.profiling import Breakdown
+
+CONTENDER_ORDER = ("engine", "engine, gc off", "numpy", "torch")
+
+
+def _figure(value: float, scale: float) -> str:
+    scaled = value * scale
+    if scaled >= 100:
+        return f"{scaled:.0f}"
+    if scaled >= 10:
+        return f"{scaled:.1f}"
+    return f"{scaled:.3g}" if scaled < 1 else f"{scaled:.2f}"
+
+
+def _ratio_text(comparison: suite.Comparison, numerator: str, denominator: str) -> str:
+    median = comparison.ratio(numerator, denominator)
+    if median is None:
+        return "torch not installed"
+    best = comparison.ratio(numerator, denominator, of="min")
+    return f"{median:.2f}x (min/min {best:.2f}x)"
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "met", False: "NOT met", None: "not judged"}[met]
+
+
+def comparison_rows(comparison: suite.Comparison) -> list[tuple[str, str, str]]:
+    """(contender, median, min) in display units, in a fixed order."""
+    rows = []
+    for name in CONTENDER_ORDER:
+        if name not in comparison.stats:
+            continue
+        stats = comparison.stats[name]
+        if stats is None:
+            rows.append((name, "not installed", "not installed"))
+        else:
+            rows.append(
+                (
+                    name,
+                    _figure(stats.median, comparison.scale),
+                    _figure(stats.min, comparison.scale),
+                )
+            )
+    return rows
+
+
+def text_report(results: dict) -> str:
+    """The table printed on the terminal."""
+    lines = []
+    for number, key in enumerate(("mlp", "small_ops", "long_chain"), start=1):
+        comparison = results[key]
+        lines.append(f"{number}. {comparison.title}")
+        lines.append(f"   {'contender':<16}{'median':>14}{'min':>14}   ({comparison.unit})")
+        for name, median, best in comparison_rows(comparison):
+            lines.append(f"   {name:<16}{median:>14}{best:>14}")
+        for numerator, denominator in comparison.ratios:
+            text = _ratio_text(comparison, numerator, denominator)
+            lines.append(f"   {numerator} / {denominator}: {text}")
+        lines.append(f"   target: {comparison.target}: {_verdict(comparison.target_met)}")
+        lines.extend(f"   {note}" for note in comparison.notes)
+        if key == "small_ops":
+            lines.append(
+                f"   engine per op: {_chain_breakdown_text(comparison.details['breakdown'])}"
+            )
+        lines.append("")
+    lines.append("4. Memory over the engine's MLP training (tracemalloc after each step, RSS)")
+    for run in results["memory"]:
+        lines.append(f"   {_memory_summary(run)}")
+    lines.append("")
+    lines.append("Engine MLP step by phase and op (ms per step, timed ops):")
+    lines.extend(f"   {line}" for line in _breakdown_lines(results["mlp_profile"]))
+    lines.append("")
+    lines.append(f"Total benchmark time: {results['seconds']:.0f} s")
+    return "\n".join(lines)
+
+
+def _chain_breakdown_text(breakdown: dict[str, float]) -> str:
+    us = {part: seconds * 1e6 for part, seconds in breakdown.items()}
+    return (
+        f"forward {us['forward']:.2f} us (inside the ops {us['forward inside ops']:.2f}), "
+        f"backward {us['backward']:.2f} us (inside the ops {us['backward inside ops']:.2f}), "
+        f"freeing the graph {us['freeing the graph']:.2f} us"
+    )
+
+
+def _megabytes(n: float) -> str:
+    if abs(n) < 2**20:
+        return f"{n / 2**10:.1f} KB"
+    return f"{n / 2**20:.2f} MB"
+
+
+def _memory_summary(run: MemoryRun) -> str:
+    first, last = run.samples[0], run.samples[-1]
+    return (
+        f"gc {'on ' if run.gc_enabled else 'off'}: traced {_megabytes(first.current)} -> "
+        f"{_megabytes(last.current)} over {last.step} steps (slope "
+        f"{run.current_slope:+.1f} B/step), peak in step {_megabytes(last.peak)} (slope "
+        f"{run.peak_slope:+.1f} B/step), RSS {_megabytes(first.rss)} -> {_megabytes(last.rss)} "
+        f"(slope {run.rss_slope:+.0f} B/step); gc.collect() at the samples found "
+        f"{run.unreachable_found_by_gc} unreachable objects in all; flat: "
+        f"{'yes' if run.flat else 'NO'}"
+    )
+
+
+def _breakdown_lines(breakdown: Breakdown) -> list[str]:
+    lines = []
+    for phase in ("forward", "backward"):
+        total = breakdown.phases[phase]
+        inside = breakdown.op_total(phase)
+        ops = sorted(
+            ((name, t) for (name, kind), t in breakdown.op_seconds.items() if kind == phase),
+            key=lambda item: -item[1],
+        )
+        per_op = ", ".join(
+            f"{name} x{breakdown.op_calls[(name, phase)]:.0f} {t * 1e3:.3f}" for name, t in ops
+        )
+        lines.append(
+            f"{phase}: {total * 1e3:.3f} = inside ops {inside * 1e3:.3f} "
+            f"+ bookkeeping {(total - inside) * 1e3:.3f}  [{per_op}]"
+        )
+    lines.append(f"update (SGD, zero_grad): {breakdown.phases['update'] * 1e3:.3f}")
+    return lines
+
+
+def markdown_report(
+    results: dict, info: dict[str, str], command: str, rounds: int, cprofile_text: str = ""
+) -> str:
+    """The text of RESULTS.md (with cProfile's table of the small-op chain, if given)."""
+    date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    out = [
+        "# Benchmark results",
+        "",
+        "Written by `python -m benchmarks.run --write`; do not edit by hand (re-run instead).",
+        "",
+        f"- Command: `{command}`",
+        f"- Date: {date}; the whole run took {results['seconds']:.0f} s",
+        *[f"- {key}: {value}" for key, value in info.items()],
+        f"- Rounds: {rounds} (the long chain: at most 5); contenders are timed in turns, round "
+        "after round, and each figure is the median over rounds (min alongside). Ratios are "
+        "of medians (of minima in brackets).",
+        "- `numpy` is the same computation written by hand in NumPy, without a graph: the floor "
+        "for any engine built on NumPy.",
+        "",
+        "## Summary",
+        "",
+        "| Benchmark | Engine (median) | Ratio | Target | Met |",
+        "|---|---|---|---|---|",
+    ]
+    for key in ("mlp", "small_ops", "long_chain"):
+        comparison = results[key]
+        numerator, denominator = comparison.ratios[0]
+        engine = comparison.stats["engine"]
+        out.append(
+            f"| {comparison.title} | {_figure(engine.median, comparison.scale)} "
+            f"{comparison.unit} | {numerator}/{denominator} "
+            f"{_ratio_text(comparison, numerator, denominator)} | {comparison.target} | "
+            f"{_verdict(comparison.target_met)} |"
+        )
+    flat = all(run.flat for run in results["memory"])
+    out.append(
+        f"| Memory over {results['memory'][0].samples[-1].step} MLP steps, gc on and off | "
+        f"see below | | flat (traced growth < {FLAT_BYTES_PER_STEP} B/step) | "
+        f"{'met' if flat else 'NOT met'} |"
+    )
+    for number, key in enumerate(("mlp", "small_ops", "long_chain"), start=1):
+        comparison = results[key]
+        out += ["", f"## {number}. {comparison.title}", ""]
+        out += [f"| Contender | Median ({comparison.unit}) | Min ({comparison.unit}) |"]
+        out += ["|---|---|---|"]
+        out += [
+            f"| {name} | {median} | {best} |" for name, median, best in comparison_rows(comparison)
+        ]
+        out.append("")
+        for numerator, denominator in comparison.ratios:
+            out.append(
+                f"- {numerator} / {denominator}: {_ratio_text(comparison, numerator, denominator)}"
+            )
+        out.append(f"- Target: {comparison.target}: **{_verdict(comparison.target_met)}**")
+        out += [f"- {note}" for note in comparison.notes]
+        if key == "small_ops":
+            out.append(
+                "- Engine time per op, with every op's forward and backward timed separately "
+                "(median over rounds; the timers add a little): "
+                + _chain_breakdown_text(comparison.details["breakdown"])
+            )
+    out += [
+        "",
+        "## 4. Memory over the engine's MLP training",
+        "",
+        "tracemalloc's traced bytes after each step (when the step's graph should be gone), the "
+        "peak inside the steps since the previous sample, and the process's RSS, every "
+        f"{_sample_every(results['memory'][0])} steps. With the cycle collector disabled, only "
+        "reference counting frees the graphs.",
+        "",
+        "| Cycle collector | Step | Traced | Peak in step | RSS |",
+        "|---|---|---|---|---|",
+    ]
+    for run in results["memory"]:
+        for sample in run.samples:
+            out.append(
+                f"| {'on' if run.gc_enabled else 'off'} | {sample.step} | "
+                f"{_megabytes(sample.current)} | {_megabytes(sample.peak)} | "
+                f"{_megabytes(sample.rss)} |"
+            )
+    out.append("")
+    out += [f"- {_memory_summary(run)}" for run in results["memory"]]
+    out += [
+        "",
+        "## Where the engine's MLP step spends its time",
+        "",
+        "Each op's forward and backward timed separately (a wrapper in benchmarks/profiling.py, "
+        "not in the engine); bookkeeping is the rest of the phase: building nodes, the "
+        "topological sort, routing gradients. Milliseconds per step, calls per step after x.",
+        "",
+    ]
+    out += [f"- {line}" for line in _breakdown_lines(results["mlp_profile"])]
+    if cprofile_text:
+        out += [
+            "",
+            "## cProfile of the engine's small-op chain (top 10 by own time)",
+            "",
+            "```",
+            cprofile_text.strip(),
+            "```",
+        ]
+    out.append("")
+    return "\n".join(out)
+
+
+def _sample_every(run: MemoryRun) -> int:
+    return run.samples[1].step - run.samples[0].step if len(run.samples) > 1 else 0

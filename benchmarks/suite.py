@@ -1,0 +1,237 @@
+"""The four benchmarks, each a function returning a ``Comparison`` (or memory runs) to report.
+
+Every function takes its sizes as arguments, so the smoke test can run them all in a second
+with tiny sizes; ``run.py`` calls them with the real ones.
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, field
+
+from benchmarks import chains, memory, mlp, profiling
+from benchmarks.timing import Stats, gc_collections, interleaved_rounds
+
+
+@dataclass
+class Comparison:
+    """One benchmark's timings per contender, the ratios to report, and its target.
+
+    ``stats`` maps a contender to its Stats in seconds (None when PyTorch is not installed);
+    ``scale`` and ``unit`` turn seconds into what is printed (1e3 and "ms", for example).
+    """
+
+    title: str
+    unit: str
+    scale: float
+    stats: dict[str, Stats | None]
+    ratios: list[tuple[str, str]]  # (numerator, denominator) contender pairs
+    target: str  # in words, e.g. "engine <= 1.10x numpy"
+    target_met: bool | None  # judged on medians; None when it cannot be judged
+    notes: list[str] = field(default_factory=list)
+    details: dict = field(default_factory=dict)  # extra figures for the report
+
+    def ratio(self, numerator: str, denominator: str, of: str = "median") -> float | None:
+        top, bottom = self.stats.get(numerator), self.stats.get(denominator)
+        if top is None or bottom is None:
+            return None
+        return getattr(top, of) / getattr(bottom, of)
+
+
+def _warm_up_then_time(contenders: dict, rounds: int) -> dict[str, Stats]:
+    """One untimed call per contender (imports, caches, first allocations), then the rounds."""
+    for run_once in contenders.values():
+        run_once()
+    return interleaved_rounds(contenders, rounds)
+
+
+# ----- 1. MLP step -------------------------------------------------------------------------
+
+
+def bench_mlp(
+    torch=None,
+    rounds: int = 9,
+    steps: int = 30,
+    batch: int = 128,
+    sizes: tuple[int, ...] = (784, 256, 128, 10),
+    target_ratio: float = 1.10,
+) -> Comparison:
+    """Seconds per SGD step of the MLP: engine, hand-written NumPy, PyTorch."""
+    problem = mlp.MLPProblem.make(batch=batch, sizes=sizes)
+    models = mlp.make_models(problem, torch)
+    loss = mlp.check_same_work(models)
+    contenders = {name: _steps_of(model, steps) for name, model in models.items()}
+    stats = _warm_up_then_time(contenders, rounds)
+    stats.setdefault("torch", None)
+    comparison = Comparison(
+        title=f"MLP {'-'.join(map(str, sizes))} SGD step, batch {batch}, float32",
+        unit="ms/step",
+        scale=1e3,
+        stats=stats,
+        ratios=[("engine", "numpy"), ("torch", "numpy")],
+        target=f"engine <= {target_ratio:.2f}x numpy",
+        target_met=None,
+        notes=[
+            f"{rounds} rounds of {steps} steps per contender; before timing, one step of each "
+            f"gave the same loss ({loss:.6f}) and the same updated weights.",
+        ],
+    )
+    comparison.target_met = comparison.ratio("engine", "numpy") <= target_ratio
+    return comparison
+
+
+def _steps_of(model, steps: int):
+    return lambda: mlp.timed_steps(model, steps)
+
+
+def mlp_profile(
+    rounds: int = 9,
+    steps: int = 30,
+    batch: int = 128,
+    sizes: tuple[int, ...] = (784, 256, 128, 10),
+) -> profiling.Breakdown:
+    """The engine's MLP step split by phase and by op (see profiling.timed_ops), entry by
+    entry the median over ``rounds`` rounds of ``steps`` steps."""
+    model = mlp.EngineMLP(mlp.MLPProblem.make(batch=batch, sizes=sizes))
+    model.step()
+    return profiling.median_breakdown(
+        [profiling.mlp_breakdown(model, steps) for _ in range(rounds)]
+    )
+
+
+# ----- 2. small-op overhead ----------------------------------------------------------------
+
+
+def bench_small_ops(
+    torch=None, rounds: int = 9, units: int = 333, repeats: int = 5, target_us: float = 5.0
+) -> Comparison:
+    """Seconds per op of a chain of cheap 4x4 ops, forward and backward."""
+    chain = chains.SmallOpChain(units=units)
+    contenders = {
+        "engine": lambda: chain.engine(repeats),
+        "numpy": lambda: chain.numpy(repeats),
+    }
+    if torch is not None:
+        contenders["torch"] = lambda: chain.torch(torch, repeats)
+    checks = {name: run_once()[1:] for name, run_once in contenders.items()}
+    _check_close("small-op chain", checks)
+    stats = interleaved_rounds(
+        {name: _first(run_once) for name, run_once in contenders.items()}, rounds
+    )
+    stats.setdefault("torch", None)
+    comparison = Comparison(
+        title=f"Small-op overhead: chain of {chain.ops} ops on 4x4 float32, forward + backward",
+        unit="us/op",
+        scale=1e6,
+        stats=stats,
+        ratios=[("engine", "numpy"), ("engine", "torch"), ("torch", "numpy")],
+        target=f"engine <= {target_us:g} us/op",
+        target_met=stats["engine"].median * 1e6 <= target_us,
+        notes=[
+            f"ops per chain: {chain.ops} ((y * a[k] + b[k]).tanh() x {units}, then sum); "
+            f"{repeats} chains per round, {rounds} rounds; {2 * chains.LEAVES + 1} leaves "
+            "require grad; all contenders gave the same loss and leaf gradients.",
+        ],
+    )
+    comparison.details["breakdown"] = profiling.median_of_dicts(
+        [profiling.chain_breakdown(chain, repeats) for _ in range(rounds)]
+    )
+    return comparison
+
+
+def _first(run_once):
+    return lambda: run_once()[0]
+
+
+def _check_close(what: str, checks: dict[str, tuple], rtol: float = 1e-4) -> None:
+    reference = checks["numpy"]
+    for name, values in checks.items():
+        for value, expected in zip(values, reference):
+            if abs(value - expected) > rtol * max(abs(expected), 1e-6):
+                raise AssertionError(f"{what}: {name} gave {values}, numpy gave {reference}")
+
+
+def small_ops_cprofile(units: int = 333, repeats: int = 5, top: int = 10) -> str:
+    """cProfile's top functions (by own time) over the engine's small-op chain."""
+    chain = chains.SmallOpChain(units=units)
+    chain.engine(1)
+    return profiling.cprofile_top(lambda: chain.engine(repeats), top=top)
+
+
+# ----- 3. long chain -----------------------------------------------------------------------
+
+
+def bench_long_chain(
+    torch=None, rounds: int = 5, ops: int = 100_000, target_seconds: float = 1.0
+) -> Comparison:
+    """Seconds to build, backward and free a chain of ``ops`` ops on a 0-d tensor."""
+    chain = chains.LongChain(ops=ops)
+    gc_counts = []
+
+    def engine_counting_collections() -> float:
+        before = gc_collections()
+        seconds, _ = chain.engine()
+        gc_counts.append([after - b for after, b in zip(gc_collections(), before)])
+        return seconds
+
+    def engine_without_gc() -> float:
+        gc.disable()
+        try:
+            return chain.engine()[0]
+        finally:
+            gc.enable()
+
+    contenders = {
+        "engine": engine_counting_collections,
+        "engine, gc off": engine_without_gc,
+        "numpy": lambda: chain.numpy()[0],
+    }
+    checks = {"engine": (chain.engine()[1],), "numpy": (chain.numpy()[1],)}
+    if torch is not None:
+        contenders["torch"] = lambda: chain.torch(torch)[0]
+        checks["torch"] = (chain.torch(torch)[1],)
+    _check_close("long chain", checks)
+    gc_enabled_before = gc.isenabled()
+    gc.enable()  # the default, which this benchmark is about
+    try:
+        stats = interleaved_rounds(contenders, rounds)
+    finally:
+        if not gc_enabled_before:
+            gc.disable()
+    stats.setdefault("torch", None)
+    per_generation = [sorted(counts[g] for counts in gc_counts) for g in range(3)]
+    median_counts = [counts[len(counts) // 2] for counts in per_generation]
+    comparison = Comparison(
+        title=f"Chain of {chain.ops:,} ops on a 0-d tensor (y * c + d), forward + backward + free",
+        unit="s",
+        scale=1.0,
+        stats=stats,
+        ratios=[("engine", "torch"), ("engine, gc off", "torch"), ("engine", "numpy")],
+        target=f"engine <= {target_seconds:g} s (cycle collector on)",
+        target_met=stats["engine"].median <= target_seconds,
+        notes=[
+            f"{rounds} rounds; the engine with the cycle collector on (the default) ran "
+            f"{median_counts[0]}/{median_counts[1]}/{median_counts[2]} collections of "
+            "generations 0/1/2 per chain (median); 'engine, gc off' is the same code with "
+            "gc.disable(), which shows what those collections cost.",
+        ],
+    )
+    comparison.details["gc_collections_per_chain"] = median_counts
+    return comparison
+
+
+# ----- 4. memory ---------------------------------------------------------------------------
+
+
+def bench_memory(
+    steps: int = 200,
+    every: int = 20,
+    batch: int = 128,
+    sizes: tuple[int, ...] = (784, 256, 128, 10),
+) -> list[memory.MemoryRun]:
+    """Memory of the engine's MLP training, with the cycle collector on, then off."""
+    problem = mlp.MLPProblem.make(batch=batch, sizes=sizes)
+    return [
+        memory.measure_memory(problem, steps=steps, every=every, gc_enabled=enabled)
+        for enabled in (True, False)
+    ]
