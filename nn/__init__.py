@@ -1,0 +1,48 @@
+"""A small neural-network library built on the public API of `autograd`.
+
+>>> import nn
+>>> model = nn.MLP(784, [128], 10, rng=0)
+>>> optimizer = nn.optim.Adam(model.parameters(), lr=1e-3)
+
+Datasets live in `nn.data` (import it explicitly: it is kept out of this import so that `import nn`
+needs nothing beyond NumPy).
+"""
+
+from nn import functional, init, optim
+from nn.init import manual_seed
+from nn.layers import (
+    MLP,
+    BatchNorm1d,
+    Dropout,
+    Flatten,
+    Linear,
+    LogSoftmax,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from nn.module import Module, ModuleList, Parameter, StateDictError
+
+__all__ = [
+    "MLP",
+    "BatchNorm1d",
+    "Dropout",
+    "Flatten",
+    "Linear",
+    "LogSoftmax",
+    "Module",
+    "ModuleList",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "StateDictError",
+    "Tanh",
+    "functional",
+    "init",
+    "manual_seed",
+    "optim",
+]
