@@ -163,7 +163,9 @@ class Module:
                 continue
             seen.add(id(module))
             yield name, module
-            children = [(_join(name, child_name), child) for child_name, child in module.children()]
+            children = [
+                (_join(name, child_name), child) for child_name, child in module.named_children()
+            ]
             stack.extend(reversed(children))
 
     def modules(self) -> Iterator[Module]:
@@ -171,9 +173,17 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
-    def children(self) -> Iterator[tuple[str, Module]]:
-        """The direct sub-modules as ``(name, module)`` pairs, in the order they were set."""
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-modules as ``(name, module)`` pairs, in the order they were set.
+
+        >>> [name for name, _ in MLP(2, [4], 3).named_children()]
+        ['layers']
+        """
         yield from self._modules.items()
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules, in the order they were set."""
+        yield from self._modules.values()
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
         """Every parameter with its dotted name; a parameter shared by two layers appears once.
@@ -309,7 +319,7 @@ class Module:
         return ""
 
     def _tree(self) -> str:
-        children = list(self.children())
+        children = list(self.named_children())
         if not children:
             return f"{type(self).__name__}({self.extra_repr()})"
         lines = [f"{type(self).__name__}({self.extra_repr()}"]

@@ -96,6 +96,12 @@ def test_parameters_yields_the_registered_objects_themselves():
     assert any(p is model.encoder.weight for p in model.parameters())
 
 
+def test_children_are_the_direct_submodules_in_assignment_order():
+    model = TwoLayer()
+    assert [name for name, _ in model.named_children()] == ["encoder", "blocks"]
+    assert list(model.children()) == [model.encoder, model.blocks]
+
+
 def test_named_modules_lists_every_module_depth_first_with_its_name():
     names = [name for name, _ in TwoLayer().named_modules()]
     assert names == ["", "encoder", "blocks", "blocks.0", "blocks.1"]
