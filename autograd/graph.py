@@ -198,8 +198,8 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
                 f"backward: grad has shape {grad.shape} but the root has shape {root_value.shape}"
             )
 
-    if root.source is None:
-        _deliver_to_leaf(root, grad)
+    if root.source is None:  # a leaf: its gradient is the seed itself
+        root.grad = grad if root.grad is None else root.grad + grad
         return
 
     order = topological_order(root.source)
@@ -214,14 +214,18 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
     for op_node in order:
         refs = op_node._outputs
         if len(refs) == 1:
-            output_grads = (_take_output_grad(refs[0](), grads, retain_grads),)
-            if output_grads[0] is None:  # nothing reached this op: its gradients are zero
+            output = refs[0]()  # None if nobody holds it: then it received no gradient
+            grad_output = grads.pop(output, None)
+            if grad_output is None:  # nothing reached this op: its gradients are zero
                 continue
+            if retain_grads or output.retains_grad:
+                _keep_grad(output, grad_output)
+            input_grads = op_node.op.backward(op_node.context, grad_output)
         else:
             output_grads = _take_output_grads(refs, grads, retain_grads)
             if output_grads is None:
                 continue
-        input_grads = op_node.op.backward(op_node.context, *output_grads)
+            input_grads = op_node.op.backward(op_node.context, *output_grads)
         if not retain_graph:
             op_node.context = None
         if type(input_grads) is not tuple:
@@ -239,27 +243,29 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
                 node_grad = _conform(op_node, node, node_grad)
             if anomaly_enabled:
                 _check_backward_anomaly(op_node, node, node_grad)
-            if node.source is None:
-                _deliver_to_leaf(node, node_grad)
-            else:
+            if node.source is not None:
                 pending = grads.get(node)
                 grads[node] = node_grad if pending is None else pending + node_grad
+            elif node.grad is None:
+                # Views such as np.broadcast_to are read-only; a leaf's grad is the user's array.
+                node.grad = node_grad if node_grad.flags.writeable else node_grad.copy()
+            else:
+                node.grad = node.grad + node_grad
 
 
-def _take_output_grad(output, grads: dict, retain_grads: bool):
-    """Pop the gradient that reached ``output``, keeping it in ``output.grad`` if asked to."""
-    if output is None:  # an output nobody holds any more cannot have received a gradient
-        return None
-    grad = grads.pop(output, None)
-    if grad is not None and (retain_grads or output.retains_grad):
-        output.grad = grad if output.grad is None else output.grad + grad
-    return grad
+def _keep_grad(node, grad: np.ndarray) -> None:
+    """Store an intermediate node's gradient in ``node.grad`` (retain_grad / retain_grads)."""
+    node.grad = grad if node.grad is None else node.grad + grad
 
 
 def _take_output_grads(refs: tuple, grads: dict, retain_grads: bool) -> list | None:
     """The gradients of a multi-output op's outputs: zeros for outputs no path reached,
     or None when no output was reached at all."""
-    output_grads = [_take_output_grad(ref(), grads, retain_grads) for ref in refs]
+    outputs = [ref() for ref in refs]
+    output_grads = [grads.pop(output, None) for output in outputs]
+    for output, grad in zip(outputs, output_grads):
+        if grad is not None and (retain_grads or output.retains_grad):
+            _keep_grad(output, grad)
     if all(g is None for g in output_grads):
         return None
     return [
@@ -277,11 +283,3 @@ def _conform(op_node: OpNode, node, grad: np.ndarray) -> np.ndarray:
             f"input {index} of shape {node.value.shape}"
         )
     return grad.astype(node.value.dtype)
-
-
-def _deliver_to_leaf(leaf, grad: np.ndarray) -> None:
-    if leaf.grad is None:
-        # Views such as np.broadcast_to are read-only; a leaf's grad is an array users may edit.
-        leaf.grad = grad if grad.flags.writeable else grad.copy()
-    else:
-        leaf.grad = leaf.grad + grad
