@@ -1,5 +1,8 @@
 """Module and Parameter: registration, traversal, modes, state dicts, saving, repr."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -324,3 +327,14 @@ def test_num_parameters_counts_every_trainable_number():
 
 def test_repr_groups_thousands_in_the_count():
     assert repr(Linear(100, 100)).endswith("parameters: 10,100")
+
+
+def test_importing_nn_loads_neither_the_datasets_nor_their_dependencies():
+    code = (
+        "import sys, nn; "
+        "print(sorted(m for m in ('nn.data', 'pooch', 'tqdm', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
