@@ -1,0 +1,25 @@
+"""Draw the README's picture: one ReLU neuron and a squared-error loss, after backward.
+
+    .venv/bin/python docs/graph.py      # writes docs/graph.svg and docs/graph.png
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from autograd import TensorNode
+from autograd.viz import render
+
+rng = np.random.default_rng(0)
+x = TensorNode(rng.normal(size=(4, 3)).astype(np.float32))  # a batch of 4 inputs
+w = TensorNode(rng.normal(size=(3, 1)).astype(np.float32), requires_grad=True)
+b = TensorNode(np.zeros(1, np.float32), requires_grad=True)
+target = TensorNode(np.ones((4, 1), np.float32))
+
+y = (x @ w + b).relu()
+loss = ((y - target) ** 2).mean()
+loss.backward(retain_grads=True)  # keep the intermediate gradients for the picture
+
+here = Path(__file__).parent
+for suffix in ("svg", "png"):
+    print(render(loss, here / f"graph.{suffix}", names=locals()))
