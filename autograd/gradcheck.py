@@ -64,10 +64,15 @@ def gradcheck(
     ]
 
     output = fn(*copies)
-    if not isinstance(output, TensorNode) or output.value.size != 1:
-        shape = getattr(output, "shape", type(output).__name__)
+    if not isinstance(output, TensorNode):
         raise GradientError(
-            f"gradcheck: fn must return a scalar TensorNode, got {shape}; reduce it, e.g. .sum()"
+            f"gradcheck: fn must return a scalar TensorNode, got a {type(output).__name__}; "
+            "compute it with TensorNode operations (not on .value), so it has a graph"
+        )
+    if output.value.size != 1:
+        raise GradientError(
+            f"gradcheck: fn must return a scalar TensorNode, got shape {output.shape}; "
+            "reduce it, e.g. .sum()"
         )
     if output.requires_grad:
         output.backward()
@@ -78,6 +83,8 @@ def gradcheck(
             analytic = np.zeros(copies[i].value.shape)
         numerical = numerical_gradient(fn, copies, i, eps)
         error = np.abs(analytic - numerical) - (atol + rtol * np.abs(numerical))
+        # A NaN compares False with everything, so it would pass a plain "> 0" test: make it fail.
+        error = np.where(np.isnan(error), np.inf, error)
         if error.size and error.max() > 0:
             worst = np.unravel_index(np.argmax(error), error.shape)
             name = f" ({copies[i].name!r})" if copies[i].name else ""

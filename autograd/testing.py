@@ -7,7 +7,9 @@
 them over many drawn inputs:
 
 1. backward agrees with central differences in float64 (via ``autograd.gradcheck``);
-2. every float input gets one gradient of its own shape and dtype: float32 in, float32 out;
+2. every float input gets one gradient of its own shape and dtype: float32 in, float32 out
+   (for an Op class, its own backward is also asked directly, since the engine would cast a
+   float64 gradient back silently);
 3. neither forward nor backward modifies the inputs.
 
 Non-scalar outputs are reduced with fixed random weights, so every output element is tested.
@@ -48,9 +50,19 @@ def shapes(min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: in
     )
 
 
+def _inside(bound: float, dtype, toward: float) -> float:
+    """The float of ``dtype`` nearest ``bound`` that is on the inside, toward ``toward``
+    (hypothesis refuses bounds that a float32 cannot hold exactly, such as 0.1)."""
+    rounded = np.asarray(bound, dtype=dtype)
+    if (float(rounded) - bound) * (toward - bound) < 0:  # rounding went outside the range
+        rounded = np.nextafter(rounded, np.asarray(toward, dtype=dtype))
+    return float(rounded)
+
+
 def _elements(dtype, min_value: float, max_value: float, away_from: float | None, margin: float):
     width = np.dtype(dtype).itemsize * 8
-    values = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, width=width)
+    low, high = _inside(min_value, dtype, max_value), _inside(max_value, dtype, min_value)
+    values = st.floats(low, high, allow_nan=False, allow_infinity=False, width=width)
     if away_from is not None:
         # Keep clear of a kink (relu at 0) where a derivative does not exist.
         values = values.filter(lambda v: abs(v - away_from) > margin)
@@ -143,14 +155,14 @@ def check_gradients(
 
     >>> check_gradients(lambda a, b: a @ b, np.random.randn(2, 3), np.random.randn(3))
     """
+    op = fn if isinstance(fn, type) and issubclass(fn, Op) else None
     fn = _as_function(fn)
     inputs = [np.asarray(x) for x in inputs]
-    originals = [x.copy() for x in inputs]
     is_float = [x.dtype.kind == "f" for x in inputs]
 
     def nodes(dtype):
         return [
-            TensorNode(x.astype(dtype), requires_grad=True) if f else TensorNode(x)
+            TensorNode(x.astype(dtype), requires_grad=True) if f else TensorNode(x.copy())
             for x, f in zip(inputs, is_float, strict=True)
         ]
 
@@ -160,30 +172,62 @@ def check_gradients(
     weights = [rng.uniform(0.5, 1.5, output.value.shape) for output in probe]
     scalar_fn = _reduce_to_scalar(fn, weights)
 
+    # Promises 2 and 3 first: a changed input or dtype also upsets gradcheck, less clearly.
+    _check_dtypes_and_inputs(scalar_fn, nodes(np.float32 if check_float32 else np.float64))
+    if op is not None and check_float32:
+        _check_op_backward_dtypes(
+            op, [x.astype(np.float32) if f else x for x, f in zip(inputs, is_float)]
+        )
     gradcheck(scalar_fn, nodes(np.float64), eps=eps, atol=atol, rtol=rtol)
 
-    if check_float32:
-        float32_nodes = nodes(np.float32)
-        output = scalar_fn(*float32_nodes)
+
+def _check_dtypes_and_inputs(scalar_fn, nodes: list[TensorNode]) -> None:
+    """One forward and backward: inputs unchanged, one gradient per input of its shape and dtype."""
+    originals = [node.value.copy() for node in nodes]
+
+    def assert_inputs_unchanged(stage: str) -> None:
+        for index, (node, original) in enumerate(zip(nodes, originals, strict=True)):
+            assert np.array_equal(node.value, original, equal_nan=True), (
+                f"input {index} was modified in place by {stage}"
+            )
+
+    output = scalar_fn(*nodes)
+    assert_inputs_unchanged("forward")
+    float_dtypes = {node.value.dtype for node in nodes if node.value.dtype.kind == "f"}
+    if float_dtypes == {np.dtype(np.float32)}:
         assert output.value.dtype == np.float32, (
             f"float32 inputs gave a {output.value.dtype} output: some op promotes float32"
         )
-        if output.requires_grad:
-            output.backward()
-        for index, node in enumerate(float32_nodes):
-            if node.grad is not None:
-                assert node.grad.shape == node.value.shape, (
-                    f"input {index}: gradient shape {node.grad.shape} != input shape "
-                    f"{node.value.shape}"
-                )
-                assert node.grad.dtype == np.float32, (
-                    f"input {index}: float32 input got a {node.grad.dtype} gradient"
-                )
+    if output.requires_grad:
+        output.backward()
+    assert_inputs_unchanged("backward")
+    for index, node in enumerate(nodes):
+        if node.grad is not None:
+            assert node.grad.shape == node.value.shape, (
+                f"input {index}: gradient shape {node.grad.shape} != input shape {node.value.shape}"
+            )
+            assert node.grad.dtype == node.value.dtype, (
+                f"input {index}: {node.value.dtype} input got a {node.grad.dtype} gradient"
+            )
 
-    for index, (array, original) in enumerate(zip(inputs, originals, strict=True)):
-        assert np.array_equal(array, original, equal_nan=True), (
-            f"input {index} was modified by forward or backward"
-        )
+
+def _check_op_backward_dtypes(op: type[Op], arrays: list[np.ndarray]) -> None:
+    """Call an Op's own forward and backward on float32 arrays: the engine casts a float64
+    gradient back to float32 silently, which hides a promotion (and its cost) from the checks
+    above, so the op's backward is asked directly."""
+    if op.broadcasts:
+        arrays = [np.ascontiguousarray(x) for x in np.broadcast_arrays(*arrays)]
+    context = {"needs_input_grad": tuple(x.dtype.kind == "f" for x in arrays)}
+    outputs = op.forward(context, *arrays)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    grads = op.backward(context, *[np.ones_like(y) for y in outputs])
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    for index, (x, grad) in enumerate(zip(arrays, grads)):
+        if grad is not None and x.dtype.kind == "f":
+            assert np.asarray(grad).dtype == x.dtype, (
+                f"{op.__name__}.backward returned a {np.asarray(grad).dtype} gradient for "
+                f"{x.dtype} input {index}: it promotes float32"
+            )
 
 
 def property_test(

@@ -25,7 +25,7 @@ def numerator_and_positive_denominator(draw):
     return draw(arrays(shape_a)), draw(arrays(shape_b, min_value=0.5, max_value=3.0))
 
 
-# ----- gradients against central differences --------------------------------------------------
+# ----- gradients against central differences -----------------------------------------------------
 
 
 @pytest.mark.parametrize("op", [Add, Sub, Mul], ids=lambda op: op.__name__)
@@ -71,7 +71,7 @@ def test_log_gradient_matches_central_differences_on_positive_inputs():
     property_test(Log, arrays(min_value=0.1, max_value=5.0), max_examples=EXAMPLES)
 
 
-# ----- exact values, derived by hand --------------------------------------------------------
+# ----- exact values, derived by hand -------------------------------------------------------------
 
 
 def test_div_gradients_are_one_over_b_and_minus_a_over_b_squared():
@@ -120,7 +120,7 @@ def test_pow_with_a_tensor_exponent_is_a_type_error():
         Pow.do_forward(x, exponent=np.array([1.0, 2.0]))
 
 
-# ----- errors -----------------------------------------------------------------------------------
+# ----- errors ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

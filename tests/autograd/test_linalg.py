@@ -83,7 +83,7 @@ def test_numpy_array_on_the_left_of_at_gives_a_node():
     assert isinstance(y, TensorNode) and y.shape == (4, 2)
 
 
-# ----- errors ---------------------------------------------------------------------------------
+# ----- errors ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,7 @@ def test_scalar_operand_is_a_shape_error_suggesting_multiplication():
         TensorNode(2.0) @ TensorNode(np.ones(3))
 
 
-# ----- PyTorch as the oracle -------------------------------------------------------------------
+# ----- PyTorch as the oracle ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

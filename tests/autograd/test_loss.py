@@ -84,7 +84,7 @@ def test_float32_logits_give_float32_loss_and_gradient_for_every_reduction():
         assert loss.dtype == np.float32 and logits.grad.dtype == np.float32
 
 
-# ----- errors -----------------------------------------------------------------------------------
+# ----- errors ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

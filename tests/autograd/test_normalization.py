@@ -131,7 +131,7 @@ def test_float32_stays_float32_in_training_and_evaluation():
         assert running_mean.dtype == running_var.dtype == np.float32
 
 
-# ----- errors ---------------------------------------------------------------------------------
+# ----- errors ------------------------------------------------------------------------------------
 
 
 def test_training_on_a_single_row_is_a_clear_error():

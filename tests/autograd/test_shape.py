@@ -14,7 +14,7 @@ from autograd.testing import arrays, check_gradients, property_test, shapes
 EXAMPLES = settings.default.max_examples  # from the profile in tests/conftest.py
 
 
-# ----- Expand ----------------------------------------------------------------------------------
+# ----- Expand ------------------------------------------------------------------------------------
 
 
 @given(data=st.data())
@@ -39,7 +39,7 @@ def test_expand_to_an_incompatible_shape_is_a_shape_error_naming_both_shapes():
         TensorNode(np.ones((2, 3))).expand((4, 3))
 
 
-# ----- Reshape ---------------------------------------------------------------------------------
+# ----- Reshape -----------------------------------------------------------------------------------
 
 
 @st.composite
@@ -75,7 +75,7 @@ def test_reshape_to_a_different_size_is_a_shape_error_naming_both_shapes():
     assert message.startswith("Reshape:") and "(2, 3)" in message and "(4, 2)" in message
 
 
-# ----- Transpose -------------------------------------------------------------------------------
+# ----- Transpose ---------------------------------------------------------------------------------
 
 
 @given(data=st.data())
