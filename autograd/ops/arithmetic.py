@@ -102,6 +102,8 @@ class Pow(Op):
     @staticmethod
     def backward(context, grad_output):
         x, exponent = context["x"], context["exponent"]
+        if exponent == 0:  # y = 1: the gradient is 0, also at x = 0 where x ** -1 is inf
+            return np.zeros_like(grad_output)
         p = np.asarray(exponent, dtype=x.dtype)
         return grad_output * p * np.power(x, p - 1)
 

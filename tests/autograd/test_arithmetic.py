@@ -88,6 +88,15 @@ def test_pow_gradient_is_p_times_x_to_the_p_minus_one():
     np.testing.assert_allclose(x.grad, [0.5 / 2, 0.5 / 3])  # 1 / (2 sqrt(x))
 
 
+def test_pow_with_exponent_zero_has_gradient_zero_even_at_zero():
+    x = TensorNode(np.array([0.0, -2.0, 3.0]), requires_grad=True)
+    y = x**0
+    np.testing.assert_array_equal(y.value, [1.0, 1.0, 1.0])
+    with np.errstate(all="raise"):
+        y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
+
+
 def test_broadcasting_inserts_expand_nodes_whose_backward_sums_over_broadcast_axes():
     a = TensorNode(np.ones((2, 3)), requires_grad=True)
     b = TensorNode(np.array([1.0, 2.0, 3.0]), requires_grad=True)
@@ -178,8 +187,9 @@ def test_binary_ops_match_torch(matches_torch, shapes, ours, theirs):
         (lambda x: x**3, lambda x: x**3),
         (lambda x: x**0.5, lambda x: x**0.5),
         (lambda x: x**-1, lambda x: x**-1),
+        (lambda x: x**0, lambda x: x**0),
     ],
-    ids=["neg", "exp", "log", "pow2", "pow3", "pow0.5", "pow-1"],
+    ids=["neg", "exp", "log", "pow2", "pow3", "pow0.5", "pow-1", "pow0"],
 )
 def test_unary_ops_match_torch(matches_torch, shape, ours, theirs):
     x = np.random.default_rng(2).uniform(0.2, 3.0, size=shape)
