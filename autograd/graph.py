@@ -34,7 +34,9 @@ class OpNode:
     (<class 'autograd.ops.arithmetic.Mul'>, (x, w))
     """
 
-    __slots__ = ("op", "context", "constants", "inputs", "_outputs", "created_at", "scope")
+    __slots__ = (
+        "op", "context", "constants", "inputs", "_outputs", "_output_specs", "created_at", "scope",
+    )  # fmt: skip
 
     def __init__(
         self, op: type, context: dict | None, inputs: tuple, outputs: tuple, constants: dict
@@ -44,6 +46,10 @@ class OpNode:
         self.constants = constants  # do_forward's keyword arguments; kept after backward
         self.inputs = inputs
         self._outputs = tuple(map(weakref.ref, outputs))
+        # Shapes and dtypes, for zero gradients of outputs that were dropped (several outputs only).
+        self._output_specs = (
+            tuple((x.value.shape, x.value.dtype) for x in outputs) if len(outputs) > 1 else None
+        )
         self.created_at = user_code_location() if anomaly_enabled else None
         self.scope = current_scope
 
@@ -207,7 +213,7 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
             )
 
     if root.source is None:  # a leaf: its gradient is the seed itself
-        root.grad = grad if root.grad is None else root.grad + grad
+        _keep_grad(root, grad, set())
         return
 
     order = topological_order(root.source)
@@ -219,6 +225,7 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
                 "through the graph twice"
             )
     grads = {root: grad}  # pending gradients of intermediate nodes, dropped once used
+    stored = set()  # ids of the arrays this pass put in some .grad (see _owned)
     for op_node in order:
         refs = op_node._outputs
         if len(refs) == 1:
@@ -227,10 +234,10 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
             if grad_output is None:  # nothing reached this op: its gradients are zero
                 continue
             if retain_grads or output.retains_grad:
-                _keep_grad(output, grad_output)
+                _keep_grad(output, grad_output, stored)
             input_grads = op_node.op.backward(op_node.context, grad_output)
         else:
-            output_grads = _take_output_grads(refs, grads, retain_grads)
+            output_grads = _take_output_grads(op_node, grads, retain_grads, stored)
             if output_grads is None:
                 continue
             input_grads = op_node.op.backward(op_node.context, *output_grads)
@@ -254,31 +261,43 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
             if node.source is not None:
                 pending = grads.get(node)
                 grads[node] = node_grad if pending is None else pending + node_grad
-            elif node.grad is None:
-                # Views such as np.broadcast_to are read-only; a leaf's grad is the user's array.
-                node.grad = node_grad if node_grad.flags.writeable else node_grad.copy()
             else:
-                node.grad = node.grad + node_grad
+                _keep_grad(node, node_grad, stored)
 
 
-def _keep_grad(node, grad: np.ndarray) -> None:
-    """Store an intermediate node's gradient in ``node.grad`` (retain_grad / retain_grads)."""
-    node.grad = grad if node.grad is None else node.grad + grad
+def _keep_grad(node, grad: np.ndarray, stored: set) -> None:
+    """Accumulate ``grad`` into ``node.grad``: a leaf's, or a retained intermediate's."""
+    if node.grad is not None:
+        node.grad = node.grad + grad  # a new array: one handed out earlier never changes
+    elif _owned(grad, stored):
+        node.grad = grad
+    else:
+        node.grad = grad.copy()
+    stored.add(id(node.grad))
 
 
-def _take_output_grads(refs: tuple, grads: dict, retain_grads: bool) -> list | None:
-    """The gradients of a multi-output op's outputs: zeros for outputs no path reached,
-    or None when no output was reached at all."""
-    outputs = [ref() for ref in refs]
+def _owned(grad: np.ndarray, stored: set) -> bool:
+    """May this array become a node's ``.grad`` without a copy? Users edit gradients in place
+    (clipping, scaling), so a ``.grad`` must share memory with nothing else. An array that owns
+    its data (not a view) and that no other ``.grad`` holds qualifies: that is every fresh
+    result, such as a weight's x.T @ g. Add, which hands one array to both its inputs, does not.
+    """
+    return grad.base is None and id(grad) not in stored
+
+
+def _take_output_grads(op_node: OpNode, grads: dict, retain_grads: bool, stored: set):
+    """The gradients of a multi-output op's outputs, zeros for outputs no path reached;
+    None when no output was reached at all."""
+    outputs = [ref() for ref in op_node._outputs]
     output_grads = [grads.pop(output, None) for output in outputs]
-    for output, grad in zip(outputs, output_grads):
-        if grad is not None and (retain_grads or output.retains_grad):
-            _keep_grad(output, grad)
     if all(g is None for g in output_grads):
         return None
+    for output, grad in zip(outputs, output_grads):
+        if grad is not None and (retain_grads or output.retains_grad):
+            _keep_grad(output, grad, stored)
     return [
-        np.zeros_like(ref().value) if g is None else g
-        for ref, g in zip(refs, output_grads, strict=True)
+        np.zeros(shape, dtype) if grad is None else grad
+        for grad, (shape, dtype) in zip(output_grads, op_node._output_specs, strict=True)
     ]
 
 

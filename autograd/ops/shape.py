@@ -22,6 +22,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     stretched = tuple(
         leading + i for i, n in enumerate(shape) if n == 1 and grad.shape[leading + i] != 1
     )
+    if not stretched:  # only new leading axes, as for a bias: one sum, no reshape needed
+        return grad.sum(axis=tuple(range(leading)))
     summed = grad.sum(axis=tuple(range(leading)) + stretched, keepdims=True)
     return summed.reshape(shape)
 
