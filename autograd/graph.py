@@ -254,7 +254,11 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
         for node, node_grad in zip(op_node.inputs, input_grads):
             if node_grad is None or not node.requires_grad:
                 continue
-            if node_grad.shape != node.value.shape or node_grad.dtype != node.value.dtype:
+            if (
+                type(node_grad) is not np.ndarray  # NumPy gives scalars for 0-d arithmetic
+                or node_grad.shape != node.value.shape
+                or node_grad.dtype != node.value.dtype
+            ):
                 node_grad = _conform(op_node, node, node_grad)
             if anomaly_enabled:
                 _check_backward_anomaly(op_node, node, node_grad)
@@ -268,7 +272,8 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
 def _keep_grad(node, grad: np.ndarray, stored: set) -> None:
     """Accumulate ``grad`` into ``node.grad``: a leaf's, or a retained intermediate's."""
     if node.grad is not None:
-        node.grad = node.grad + grad  # a new array: one handed out earlier never changes
+        # A new array (one handed out earlier never changes); asarray: 0-d sums give scalars.
+        node.grad = np.asarray(node.grad + grad)
     elif _owned(grad, stored):
         node.grad = grad
     else:
@@ -301,12 +306,13 @@ def _take_output_grads(op_node: OpNode, grads: dict, retain_grads: bool, stored:
     ]
 
 
-def _conform(op_node: OpNode, node, grad: np.ndarray) -> np.ndarray:
-    """A gradient must have its input's shape; its dtype is cast to the input's dtype."""
+def _conform(op_node: OpNode, node, grad) -> np.ndarray:
+    """A gradient is an array of its input's shape, in its input's dtype."""
+    grad = np.asarray(grad)
     if grad.shape != node.value.shape:
         index = next(i for i, x in enumerate(op_node.inputs) if x is node)
         raise ShapeError(
             f"{op_node.op.__name__}.backward returned a gradient of shape {grad.shape} for "
             f"input {index} of shape {node.value.shape}"
         )
-    return grad.astype(node.value.dtype)
+    return grad.astype(node.value.dtype, copy=False)
