@@ -203,6 +203,9 @@ def _check_dtypes_and_inputs(scalar_fn, nodes: list[TensorNode]) -> None:
     assert_inputs_unchanged("backward")
     for index, node in enumerate(nodes):
         if node.grad is not None:
+            assert type(node.grad) is np.ndarray, (
+                f"input {index}: gradient is a {type(node.grad).__name__}, not an array"
+            )
             assert node.grad.shape == node.value.shape, (
                 f"input {index}: gradient shape {node.grad.shape} != input shape {node.value.shape}"
             )

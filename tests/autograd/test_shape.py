@@ -34,6 +34,14 @@ def test_expand_backward_sums_over_new_and_stretched_axes():
     np.testing.assert_array_equal(x.grad, [[12.0], [12.0]])  # 3 copies * 4 columns each
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradient_of_an_expanded_0d_leaf_is_a_0d_array_not_a_numpy_scalar(dtype):
+    x = TensorNode(np.array(2.0, dtype=dtype), requires_grad=True)
+    x.expand(2, 3).sum().backward()
+    assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad.dtype == dtype
+    assert x.grad == 6.0
+
+
 def test_expand_to_an_incompatible_shape_is_a_shape_error_naming_both_shapes():
     with pytest.raises(ShapeError, match=r"Expand: cannot broadcast shape \(2, 3\) to \(4, 3\)"):
         TensorNode(np.ones((2, 3))).expand((4, 3))
