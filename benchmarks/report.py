@@ -25,7 +25,8 @@ def _ratio_text(comparison: suite.Comparison, numerator: str, denominator: str) 
     if median is None:
         return "torch not installed"
     best = comparison.ratio(numerator, denominator, of="min")
-    return f"{median:.2f}x (min/min {best:.2f}x)"
+    paired = comparison.ratio(numerator, denominator, of="paired")
+    return f"{median:.2f}x (per round {paired:.2f}x, min/min {best:.2f}x)"
 
 
 def _verdict(met: bool | None) -> str:
@@ -145,7 +146,8 @@ def markdown_report(
         *[f"- {key}: {value}" for key, value in info.items()],
         f"- Rounds: {rounds} (the long chain: at most 5); contenders are timed in turns, round "
         "after round, and each figure is the median over rounds (min alongside). Ratios are "
-        "of medians (of minima in brackets).",
+        "of medians; in brackets, the median of the ratios within each round, and the ratio "
+        "of the minima. Targets are judged on medians.",
         "- `numpy` is the same computation written by hand in NumPy, without a graph: the floor "
         "for any engine built on NumPy.",
         "",

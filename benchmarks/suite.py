@@ -7,10 +7,11 @@ with tiny sizes; ``run.py`` calls them with the real ones.
 from __future__ import annotations
 
 import gc
+import statistics
 from dataclasses import dataclass, field
 
 from benchmarks import chains, memory, mlp, profiling
-from benchmarks.timing import Stats, gc_collections, interleaved_rounds
+from benchmarks.timing import CollectorClock, Stats, interleaved_rounds
 
 
 @dataclass
@@ -32,9 +33,13 @@ class Comparison:
     details: dict = field(default_factory=dict)  # extra figures for the report
 
     def ratio(self, numerator: str, denominator: str, of: str = "median") -> float | None:
+        """median/median, min/min, or (``of="paired"``) the median over rounds of the ratio
+        within each round, which a slow spell affecting a whole round cancels out of."""
         top, bottom = self.stats.get(numerator), self.stats.get(denominator)
         if top is None or bottom is None:
             return None
+        if of == "paired":
+            return statistics.median(t / b for t, b in zip(top.samples, bottom.samples))
         return getattr(top, of) / getattr(bottom, of)
 
 
@@ -166,12 +171,12 @@ def bench_long_chain(
 ) -> Comparison:
     """Seconds to build, backward and free a chain of ``ops`` ops on a 0-d tensor."""
     chain = chains.LongChain(ops=ops)
-    gc_counts = []
+    clocks = []
 
     def engine_counting_collections() -> float:
-        before = gc_collections()
-        seconds, _ = chain.engine()
-        gc_counts.append([after - b for after, b in zip(gc_collections(), before)])
+        with CollectorClock() as clock:
+            seconds, _ = chain.engine()
+        clocks.append(clock)
         return seconds
 
     def engine_without_gc() -> float:
@@ -199,8 +204,8 @@ def bench_long_chain(
         if not gc_enabled_before:
             gc.disable()
     stats.setdefault("torch", None)
-    per_generation = [sorted(counts[g] for counts in gc_counts) for g in range(3)]
-    median_counts = [counts[len(counts) // 2] for counts in per_generation]
+    counts = [statistics.median(c.collections[g] for c in clocks) for g in range(3)]
+    seconds = [statistics.median(c.seconds[g] for c in clocks) for g in range(3)]
     comparison = Comparison(
         title=f"Chain of {chain.ops:,} ops on a 0-d tensor (y * c + d), forward + backward + free",
         unit="s",
@@ -210,13 +215,15 @@ def bench_long_chain(
         target=f"engine <= {target_seconds:g} s (cycle collector on)",
         target_met=stats["engine"].median <= target_seconds,
         notes=[
-            f"{rounds} rounds; the engine with the cycle collector on (the default) ran "
-            f"{median_counts[0]}/{median_counts[1]}/{median_counts[2]} collections of "
-            "generations 0/1/2 per chain (median); 'engine, gc off' is the same code with "
-            "gc.disable(), which shows what those collections cost.",
+            f"{rounds} rounds. With the cycle collector on (the default), the engine's chain "
+            f"ran {counts[0]:g}/{counts[1]:g}/{counts[2]:g} collections of generations 0/1/2, "
+            f"which took {seconds[0]:.3f}/{seconds[1]:.3f}/{seconds[2]:.3f} s (medians over "
+            "rounds, timed through gc.callbacks). 'engine, gc off' is the same code under "
+            "gc.disable().",
         ],
     )
-    comparison.details["gc_collections_per_chain"] = median_counts
+    comparison.details["gc_collections_per_chain"] = counts
+    comparison.details["gc_seconds_per_chain"] = seconds
     return comparison
 
 

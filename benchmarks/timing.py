@@ -11,7 +11,9 @@ import gc
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,9 +56,36 @@ def interleaved_rounds(contenders: dict[str, Callable[[], float]], rounds: int) 
     return results
 
 
-def gc_collections() -> list[int]:
-    """How many collections the cycle collector has run so far, per generation."""
-    return [generation["collections"] for generation in gc.get_stats()]
+class CollectorClock:
+    """Counts the cycle collector's runs inside a ``with`` block, and the time they take, per
+    generation (0, 1, 2), through ``gc.callbacks``.
+
+    >>> with CollectorClock() as clock:
+    ...     gc.collect()
+    >>> clock.collections[2]
+    1
+    """
+
+    def __init__(self) -> None:
+        self.collections = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = None
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            generation = info["generation"]
+            self.collections[generation] += 1
+            self.seconds[generation] += time.perf_counter() - self._started
+            self._started = None
+
+    def __enter__(self) -> CollectorClock:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 def rss_bytes() -> int:
@@ -81,13 +110,35 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def engine_revision() -> str:
+    """The git commit measured, marked "+ uncommitted changes" when autograd/ differs from it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "autograd"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown (git not available)"
+    if not commit:
+        return "unknown (not a git checkout)"
+    return commit + (" + uncommitted changes in autograd/" if changed else "")
+
+
 def machine_info(torch_module=None) -> dict[str, str]:
     """The facts a reader needs to compare figures across machines."""
     import numpy as np
 
     return {
+        "Engine revision": engine_revision(),
         "CPU": cpu_model(),
         "Cores (os.cpu_count)": str(os.cpu_count()),
+        "Load average at start (1, 5, 15 min)": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         "Platform": platform.platform(),
         "Python": sys.version.split()[0],
         "NumPy": np.__version__,

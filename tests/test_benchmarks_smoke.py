@@ -69,6 +69,7 @@ def test_long_chain_benchmark_counts_collections_and_restores_the_collector(tiny
     comparison = tiny_results["long_chain"]
     _assert_sane_comparison(comparison, {"engine", "engine, gc off", "numpy"})
     assert len(comparison.details["gc_collections_per_chain"]) == 3
+    assert all(seconds >= 0 for seconds in comparison.details["gc_seconds_per_chain"])
     assert gc.isenabled()
 
 
