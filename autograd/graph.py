@@ -45,17 +45,23 @@ class OpNode:
         self.context = context
         self.constants = constants  # do_forward's keyword arguments; kept after backward
         self.inputs = inputs
-        self._outputs = tuple(map(weakref.ref, outputs))
-        # Shapes and dtypes, for zero gradients of outputs that were dropped (several outputs only).
-        self._output_specs = (
-            tuple((x.value.shape, x.value.dtype) for x in outputs) if len(outputs) > 1 else None
-        )
+        if len(outputs) == 1:
+            # One weakref, not a tuple of one: every object here is one more for Python's cycle
+            # collector to walk again and again while a big graph is being built.
+            self._outputs = weakref.ref(outputs[0])
+            self._output_specs = None
+        else:
+            self._outputs = tuple(map(weakref.ref, outputs))
+            # Shapes and dtypes, for the zero gradients of outputs that were dropped.
+            self._output_specs = tuple((x.value.shape, x.value.dtype) for x in outputs)
         self.created_at = user_code_location() if anomaly_enabled else None
         self.scope = current_scope
 
     @property
     def outputs(self) -> tuple:
         """The output TensorNodes still alive (an output nobody holds is ``None``)."""
+        if self._output_specs is None:
+            return (self._outputs(),)
         return tuple(ref() for ref in self._outputs)
 
     def __repr__(self) -> str:
@@ -227,9 +233,8 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
     grads = {root: grad}  # pending gradients of intermediate nodes, dropped once used
     stored = set()  # ids of the arrays this pass put in some .grad (see _owned)
     for op_node in order:
-        refs = op_node._outputs
-        if len(refs) == 1:
-            output = refs[0]()  # None if nobody holds it: then it received no gradient
+        if op_node._output_specs is None:  # one output, held by one weakref
+            output = op_node._outputs()  # None if nobody holds it: then it got no gradient
             grad_output = grads.pop(output, None)
             if grad_output is None:  # nothing reached this op: its gradients are zero
                 continue

@@ -88,23 +88,33 @@ def broadcast_nodes(op_name: str, nodes: tuple[TensorNode, ...]) -> tuple[Tensor
     This is the single place where broadcasting happens, so it is visible in the graph and its
     backward (a sum over the broadcast axes) is written once, in Expand.
     """
-    shape = nodes[0].value.shape
-    for x in nodes:
-        if x.value.shape != shape:
-            break
-    else:
-        return nodes
     shapes = [x.value.shape for x in nodes]
-    try:
-        target = np.broadcast_shapes(*shapes)
-    except ValueError:
-        listed = " and ".join(str(s) for s in shapes)
-        raise ShapeError(
-            f"{op_name}: shapes {listed} do not broadcast: aligned from the right, each pair "
-            "of axes must be equal or one of them 1"
-        ) from None
-    from autograd.ops.shape import Expand  # shape ops are ops themselves: import when needed
-
+    target = broadcast_shape(op_name, shapes)
     return tuple(
         [x if x.value.shape == target else Expand.do_forward(x, shape=target) for x in nodes]
     )
+
+
+def broadcast_shape(op_name: str, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """NumPy's rule: align shapes from the right; each axis must agree or be 1.
+
+    >>> broadcast_shape("Add", [(128, 256), (256,)])
+    (128, 256)
+    """
+    ndim = max(len(shape) for shape in shapes)
+    padded = [(1,) * (ndim - len(shape)) + shape for shape in shapes]
+    target = []
+    for sizes in zip(*padded):
+        wanted = {size for size in sizes if size != 1}
+        if len(wanted) > 1:
+            listed = " and ".join(str(shape) for shape in shapes)
+            raise ShapeError(
+                f"{op_name}: shapes {listed} do not broadcast: aligned from the right, each "
+                "pair of axes must be equal or one of them 1"
+            )
+        target.append(wanted.pop() if wanted else 1)
+    return tuple(target)
+
+
+# Expand is an op like any other, so it is defined after Op (ops/shape.py imports this module).
+from autograd.ops.shape import Expand  # noqa: E402

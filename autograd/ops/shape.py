@@ -18,6 +18,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """
     if grad.shape == shape:
         return grad
+    if grad.shape[1:] == shape:  # a bias: one new leading axis, the common case
+        return grad.sum(axis=0)
     leading = grad.ndim - len(shape)
     stretched = tuple(
         leading + i for i, n in enumerate(shape) if n == 1 and grad.shape[leading + i] != 1
