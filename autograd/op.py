@@ -55,11 +55,19 @@ class Op:
         if cls.broadcasts and (len(nodes) != 2 or nodes[0].value.shape != nodes[1].value.shape):
             nodes = broadcast_nodes(cls.__name__, nodes)
 
-        # map() with attrgetter loops in C: these lines run for every op, so they matter.
-        needs_input_grad = tuple(map(_requires_grad, nodes))
-        needs_input_grad = _SHARED_FLAGS.setdefault(needs_input_grad, needs_input_grad)
-        record = graph.grad_enabled and True in needs_input_grad
-        context = {"needs_input_grad": needs_input_grad} if record else {}
+        record = False  # record an OpNode only if some input needs a gradient
+        if graph.grad_enabled:
+            for x in nodes:
+                if x.requires_grad:
+                    record = True
+                    break
+        if record:
+            needs_input_grad = tuple(map(_requires_grad, nodes))  # map() loops in C
+            context = {
+                "needs_input_grad": _SHARED_FLAGS.setdefault(needs_input_grad, needs_input_grad)
+            }
+        else:
+            context = {}
         result = cls.forward(context, *map(_value, nodes), **constants)
 
         if type(result) is tuple:
