@@ -266,23 +266,12 @@ class Module:
         """
         targets = self._state_arrays()
         values = {name: np.asarray(getattr(value, "value", value)) for name, value in state.items()}
-        problems = []
-        missing = [name for name in targets if name not in values]
-        unexpected = [name for name in values if name not in targets]
-        if missing:
-            problems.append(f"missing keys {missing}")
-        if unexpected:
-            problems.append(f"unexpected keys {unexpected}")
+        problems = state_dict_problems(targets, values, where="in the model")
         for name, target in targets.items():
             value = values.get(name)
-            if value is None:
+            if value is None or value.shape != target.shape:
                 continue
-            if value.shape != target.shape:
-                problems.append(
-                    f"{name!r} has shape {value.shape} in the state dict but {target.shape} in "
-                    "the model"
-                )
-            elif not np.can_cast(value.dtype, target.dtype, casting="same_kind"):
+            if not np.can_cast(value.dtype, target.dtype, casting="same_kind"):
                 problems.append(
                     f"{name!r} has dtype {value.dtype} in the state dict, which cannot be "
                     f"stored in the model's {target.dtype}"
@@ -404,3 +393,27 @@ def _refuse_unregistered_containers(owner: Module, name: str, value) -> None:
             "parameters would not be registered (parameters() and state_dict() would miss them); "
             "use ModuleList([...]) or Sequential(...), or assign each one as its own attribute"
         )
+
+
+def state_dict_problems(
+    own: dict[str, np.ndarray], given: dict[str, np.ndarray], where: str = "here"
+) -> list[str]:
+    """What stops ``given`` from loading into ``own``: missing and unexpected keys, and arrays
+    whose shapes differ. Modules and optimisers both check with this before changing anything.
+
+    >>> state_dict_problems({"w": np.zeros(2)}, {"w": np.zeros(3)})
+    ["'w' has shape (3,) in the state dict but (2,) here"]
+    """
+    problems = []
+    missing = [key for key in own if key not in given]
+    unexpected = [key for key in given if key not in own]
+    if missing:
+        problems.append(f"missing keys {missing}")
+    if unexpected:
+        problems.append(f"unexpected keys {unexpected}")
+    for key, array in own.items():
+        if key in given and given[key].shape != array.shape:
+            problems.append(
+                f"{key!r} has shape {given[key].shape} in the state dict but {array.shape} {where}"
+            )
+    return problems

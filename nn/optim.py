@@ -31,7 +31,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from autograd import TensorNode
-from nn.module import StateDictError, save_arrays
+from nn.module import StateDictError, save_arrays, state_dict_problems
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "Optimizer", "StepLR"]
 
@@ -129,19 +129,7 @@ class Optimizer:
         """
         own = self.state_dict()
         values = {key: np.asarray(value) for key, value in state.items()}
-        problems = []
-        missing = [key for key in own if key not in values]
-        unexpected = [key for key in values if key not in own]
-        if missing:
-            problems.append(f"missing keys {missing}")
-        if unexpected:
-            problems.append(f"unexpected keys {unexpected}")
-        for key, array in own.items():
-            if key in values and values[key].shape != array.shape:
-                problems.append(
-                    f"{key!r} has shape {values[key].shape} in the state dict but {array.shape} "
-                    "here"
-                )
+        problems = state_dict_problems(own, values)
         name = type(self).__name__
         if problems:
             raise StateDictError(
