@@ -6,8 +6,9 @@ An op is a class with two static methods over raw NumPy arrays:
     backward(context, *output_grads)       -> array | tuple of arrays, one per input
 
 ``forward`` saves in ``context`` (a dict) what ``backward`` will need. ``do_forward`` is the
-glue: it unwraps TensorNodes, calls ``forward``, and records an ``OpNode`` in the graph when
-some input requires a gradient. Nothing else in the engine knows about particular ops.
+glue: it unwraps TensorNodes, broadcasts elementwise inputs, calls ``forward``, and records an
+``OpNode`` in the graph when some input requires a gradient. The backward pass (graph.py) calls
+``backward`` with the gradients of the outputs and never needs to know which op it is.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ class Op:
     """Subclass this, define ``forward`` and ``backward``, then call ``MyOp.do_forward(x)``.
 
     >>> class Square(Op):
-    ...     forward = staticmethod(lambda context, x: (context.update(x=x), x * x)[1])
+    ...     'y = x^2;  dL/dx = dL/dy * 2x'
+    ...     @staticmethod
+    ...     def forward(context, x):
+    ...         context["x"] = x
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(context, grad_output):
+    ...         return grad_output * 2 * context["x"]
+    >>> Square.do_forward(TensorNode(3.0, requires_grad=True)).backward()
     """
 
     #: Elementwise ops with several inputs broadcast them first by inserting Expand nodes.
