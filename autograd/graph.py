@@ -65,8 +65,8 @@ class OpNode:
         return tuple(ref() for ref in self._outputs)
 
     def __repr__(self) -> str:
-        shapes = ", ".join(str(x.value.shape) for x in self.inputs)
-        return f"OpNode({self.op.__name__}, inputs: {shapes})"
+        shapes = ", ".join(str(x.value.shape) if x.value.ndim else "scalar" for x in self.inputs)
+        return f"OpNode({self.op.__name__}, input shapes: {shapes})"
 
 
 @contextlib.contextmanager
