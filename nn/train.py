@@ -102,8 +102,6 @@ class TrainConfig:
                 raise TrainError(f"--{name.replace('_', '-')} must be at least 1")
         if self.lr <= 0:
             raise TrainError(f"--lr must be positive, got {self.lr}")
-        if self.augment and self.dataset != "cifar10":
-            raise TrainError("--augment (random crop and flip) is for cifar10 images only")
 
 
 # ----- data ----------------------------------------------------------------------------------
@@ -158,6 +156,21 @@ def load_data(config: TrainConfig, statistics: dict | None = None) -> Data:
         mean,
         std,
     )
+
+
+#: Per dataset: the padding for random shifts, and whether mirror images are allowed
+#: (a mirrored digit is another symbol; a mirrored shirt is still a shirt).
+AUGMENTATION = {"mnist": (2, False), "fashion-mnist": (2, True), "cifar10": (4, True)}
+
+
+def augment(images: np.ndarray, dataset: str, rng: np.random.Generator) -> np.ndarray:
+    """Random shifts (pad, then crop back) and, where they make sense, horizontal flips."""
+    padding, flip = AUGMENTATION[dataset]
+    batch = images if images.ndim == 4 else images[:, np.newaxis]  # grey: one channel
+    batch = datasets.random_crop(batch, padding, rng)
+    if flip:
+        batch = datasets.random_horizontal_flip(batch, rng=rng)
+    return batch.reshape(images.shape)
 
 
 def flat(x: np.ndarray) -> np.ndarray:
@@ -263,7 +276,7 @@ def train_one_epoch(model, optimizer, loader, config, rng, progress) -> tuple[fl
     started = time.perf_counter()
     for xb, yb in loader:
         if config.augment:
-            xb = datasets.random_horizontal_flip(datasets.random_crop(xb, 4, rng), rng=rng)
+            xb = augment(xb, config.dataset, rng)
         logits = model(TensorNode(flat(xb)))
         loss = F.cross_entropy(logits, yb)
         optimizer.zero_grad()
@@ -596,7 +609,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--val-split", type=float, default=defaults.val_split)
-    parser.add_argument("--augment", action="store_true", help="CIFAR-10: random crop and flip")
+    parser.add_argument(
+        "--augment", action="store_true", help="random shifts, and flips except for MNIST"
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--limit-train", type=int, help="use only this many training images")
     parser.add_argument("--out", default=None, help="output folder (default: runs/<dataset>)")

@@ -159,7 +159,6 @@ def test_unwritable_output_folder_is_an_error_before_any_data_is_loaded(
         ({"lr": -1.0}, "--lr"),
         ({"hidden": []}, "hidden sizes"),
         ({"optimizer": "lbfgs"}, "unknown optimizer"),
-        ({"augment": True}, "cifar10 images only"),
     ],
 )
 def test_bad_options_are_reported_before_training(changes, message):
@@ -276,3 +275,16 @@ def test_grid_runs_every_point_ranks_them_and_resumes_without_redoing_finished_p
     printed = capsys.readouterr().out
     assert printed.count("done already, skipped") == 3
     assert json.loads(interrupted.read_text())["interrupted"] is False
+
+
+def test_augmentation_shifts_grey_digits_without_mirroring_them():
+    rng = np.random.default_rng(0)
+    image = np.zeros((1, 28, 28), np.float32)
+    image[0, 10:18, 4:8] = 1.0  # a bar on the left
+    shifted = [train.augment(image, "mnist", rng) for _ in range(50)]
+    assert all(s.shape == (1, 28, 28) and s.sum() == image.sum() for s in shifted)
+    assert any(not np.array_equal(s, image) for s in shifted)  # it does move
+    # Never mirrored: the bar stays in the left half (a shift moves it by 2 pixels at most).
+    assert all(s[0, :, 14:].sum() == 0 for s in shifted)
+    mirrored = [train.augment(image, "fashion-mnist", rng) for _ in range(50)]
+    assert any(s[0, :, 14:].sum() > 0 for s in mirrored)  # clothes may be flipped
