@@ -16,12 +16,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lint: venv
-	$(VENV)/bin/ruff check autograd nn tests benchmarks
-	$(VENV)/bin/ruff format --check autograd nn tests benchmarks
+	$(VENV)/bin/ruff check autograd nn tests benchmarks docs conftest.py
+	$(VENV)/bin/ruff format --check autograd nn tests benchmarks docs conftest.py
 
 format: venv
-	$(VENV)/bin/ruff check --fix autograd nn tests benchmarks
-	$(VENV)/bin/ruff format autograd nn tests benchmarks
+	$(VENV)/bin/ruff check --fix autograd nn tests benchmarks docs conftest.py
+	$(VENV)/bin/ruff format autograd nn tests benchmarks docs conftest.py
 
 test: venv lint
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)

@@ -1,6 +1,6 @@
 """Draw the README's picture: one ReLU neuron and a squared-error loss, after backward.
 
-    .venv/bin/python docs/graph.py      # writes docs/graph.svg and docs/graph.png
+.venv/bin/python docs/graph.py      # writes docs/graph.svg and docs/graph.png
 """
 
 from pathlib import Path
