@@ -203,7 +203,11 @@ class TensorNode:
         return Pow.do_forward(self, exponent=exponent)
 
     def __rpow__(self, base) -> TensorNode:
-        # base ** x = exp(x * log(base)) for a constant positive base.
+        # base ** x = exp(x * log(base)), which needs a constant positive base.
+        if not isinstance(base, numbers.Real):
+            return NotImplemented
+        if base <= 0:
+            raise ValueError(f"base ** x: the base must be a positive number, got {base!r}")
         return (self * float(np.log(base))).exp()
 
     def __matmul__(self, other) -> TensorNode:

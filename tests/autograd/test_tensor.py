@@ -130,6 +130,17 @@ def test_tensor_exponent_is_refused_with_a_hint():
 # ----- methods and attributes --------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("base", [0, -2.0])
+def test_a_power_with_a_non_positive_base_is_a_clear_error(base):
+    with pytest.raises(ValueError, match="base must be a positive number"):
+        base ** TensorNode(3.0)
+
+
+def test_a_power_with_a_non_numeric_base_is_a_type_error():
+    with pytest.raises(TypeError):
+        "2" ** TensorNode(3.0)
+
+
 def test_numpy_like_attributes():
     x = TensorNode(np.zeros((2, 3, 4)))
     assert (x.shape, x.ndim, x.size, x.dtype, len(x)) == ((2, 3, 4), 3, 24, np.float64, 2)
