@@ -10,6 +10,7 @@ import numpy as np
 
 from autograd import ShapeError, SoftmaxCrossEntropy, TensorNode
 from autograd.functional import log_softmax, relu, sigmoid, softmax, tanh
+from autograd.ops.loss import check_class_labels
 from nn.init import as_generator
 
 __all__ = [
@@ -46,8 +47,6 @@ def cross_entropy(logits: TensorNode, labels, reduction: str = "mean") -> Tensor
     >>> loss = cross_entropy(model(x), y)      # logits (n, classes), y (n,) integers
     >>> loss.backward()
     """
-    _check_reduction("cross_entropy", reduction)
-    labels = _checked_labels("cross_entropy", "logits", logits, labels)
     return SoftmaxCrossEntropy.do_forward(logits, labels=labels, reduction=reduction)
 
 
@@ -59,7 +58,7 @@ def nll_loss(log_probs: TensorNode, labels, reduction: str = "mean") -> TensorNo
     >>> loss = nll_loss(log_softmax(model(x)), y)
     """
     _check_reduction("nll_loss", reduction)
-    labels = _checked_labels("nll_loss", "log_probs", log_probs, labels)
+    labels = check_class_labels("nll_loss", "log_probs", _shape(log_probs), labels)
     picked = log_probs[np.arange(len(labels)), labels]  # one Select: row i, column label_i
     return _reduce(-picked, reduction)
 
@@ -160,26 +159,3 @@ def _check_same_shape(function: str, first_name: str, first, target) -> None:
             f"{function}: {first_name} has shape {_shape(first)} but target has shape "
             f"{_shape(target)}; they must match (no broadcasting, which would hide a mistake)"
         )
-
-
-def _checked_labels(function: str, scores_name: str, scores, labels) -> np.ndarray:
-    """``labels`` as an integer array of shape (n,), each in [0, classes), or a clear error."""
-    labels = np.asarray(labels.value if isinstance(labels, TensorNode) else labels)
-    shape = _shape(scores)
-    if len(shape) != 2 or labels.shape != shape[:1]:
-        raise ShapeError(
-            f"{function}: {scores_name} must have shape (n, classes) and labels shape (n,), got "
-            f"{scores_name} {shape} and labels {labels.shape}"
-        )
-    if labels.dtype.kind not in "iu":
-        raise TypeError(
-            f"{function}: labels must be integer class indices, got dtype {labels.dtype}; "
-            "convert with labels.astype(np.int64)"
-        )
-    classes = shape[1]
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(
-            f"{function}: labels must lie in [0, {classes}) for {classes} classes, got values "
-            f"from {labels.min()} to {labels.max()}"
-        )
-    return labels
