@@ -23,9 +23,10 @@ class Relu(Op):
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) without overflow: exp is only ever taken of -|x|."""
+    """1 / (1 + exp(-x)) without overflow: exp is only ever taken of -|x|, as
+    1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, with e = exp(-|x|)."""
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    return (np.where(x >= 0, 1, e) / (1 + e)).astype(x.dtype, copy=False)
 
 
 class Sigmoid(Op):
@@ -58,20 +59,14 @@ class Tanh(Op):
         return grad_output * (1 - y * y)
 
 
-def stable_log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    """x - logsumexp(x): the max is subtracted first, so large logits never overflow."""
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
 class Softmax(Op):
     """y = exp(x) / sum(exp(x)) along axis;  dL/dx = y * (dL/dy - sum(dL/dy * y))"""
 
     @staticmethod
     def forward(context, x, axis=-1):
         (axis,) = normalize_axes("Softmax", axis, x.ndim)
-        shifted = np.exp(x - x.max(axis=axis, keepdims=True))
-        y = shifted / shifted.sum(axis=axis, keepdims=True)
+        y = np.exp(x - x.max(axis=axis, keepdims=True))  # the max first: exp cannot overflow
+        y /= y.sum(axis=axis, keepdims=True)
         context["y"], context["axis"] = y, axis
         return y
 
@@ -87,7 +82,8 @@ class LogSoftmax(Op):
     @staticmethod
     def forward(context, x, axis=-1):
         (axis,) = normalize_axes("LogSoftmax", axis, x.ndim)
-        y = stable_log_softmax(x, axis)
+        shifted = x - x.max(axis=axis, keepdims=True)  # the max first: exp cannot overflow
+        y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         context["y"], context["axis"] = y, axis
         return y
 
