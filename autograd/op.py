@@ -58,7 +58,7 @@ class Op:
         """
         nodes = inputs
         for x in inputs:
-            if type(x) is not TensorNode:
+            if not isinstance(x, TensorNode):  # nn.Parameter, a subclass, is fine as it is
                 nodes = tuple([as_node(x) for x in inputs])
                 break
         if cls.broadcasts and (len(nodes) != 2 or nodes[0].value.shape != nodes[1].value.shape):

@@ -153,14 +153,13 @@ class TensorNode:
     # Python numbers take this node's dtype, as in PyTorch, so float32 stays float32.
 
     def _constant(self, other) -> TensorNode:
-        if isinstance(other, TensorNode):  # subclasses such as nn.Parameter
-            return other
+        """A constant leaf for the other operand of an operator (never a TensorNode here)."""
         if isinstance(other, numbers.Number) and self.value.dtype.kind == "f":
             return TensorNode(np.asarray(other, dtype=self.value.dtype))
         return TensorNode(other)
 
     def __add__(self, other) -> TensorNode:
-        if type(other) is not TensorNode:
+        if not isinstance(other, TensorNode):
             other = self._constant(other)
         return Add.do_forward(self, other)
 
@@ -168,7 +167,7 @@ class TensorNode:
         return Add.do_forward(self._constant(other), self)
 
     def __sub__(self, other) -> TensorNode:
-        if type(other) is not TensorNode:
+        if not isinstance(other, TensorNode):
             other = self._constant(other)
         return Sub.do_forward(self, other)
 
@@ -176,7 +175,7 @@ class TensorNode:
         return Sub.do_forward(self._constant(other), self)
 
     def __mul__(self, other) -> TensorNode:
-        if type(other) is not TensorNode:
+        if not isinstance(other, TensorNode):
             other = self._constant(other)
         return Mul.do_forward(self, other)
 
@@ -184,7 +183,7 @@ class TensorNode:
         return Mul.do_forward(self._constant(other), self)
 
     def __truediv__(self, other) -> TensorNode:
-        if type(other) is not TensorNode:
+        if not isinstance(other, TensorNode):
             other = self._constant(other)
         return Div.do_forward(self, other)
 
