@@ -30,13 +30,14 @@ import os
 import pickle
 import shutil
 import tarfile
-import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from nn.files import write_atomically
 
 __all__ = [
     "MIRRORS",
@@ -499,23 +500,13 @@ def _extract_cifar(archive: Path, folder: Path) -> None:
             source = tar.extractfile(member) if member.isfile() else None
             if source is None:
                 raise DatasetError(f"{archive}: {member.name} is not a regular file. Delete it.")
-            _write_atomically(source, folder / name)
+            write_atomically(
+                folder / name, lambda file, source=source: shutil.copyfileobj(source, file)
+            )
             found.add(name)
     missing = sorted(set(_CIFAR_MEMBERS) - found)
     if missing:
         raise DatasetError(f"{archive} lacks {', '.join(missing)}. Delete it and download again.")
-
-
-def _write_atomically(source: BinaryIO, target: Path) -> None:
-    """Write to a temporary file next to `target`, then rename: never a half-written target."""
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as temporary:
-        try:
-            shutil.copyfileobj(source, temporary)
-        except BaseException:
-            temporary.close()
-            os.unlink(temporary.name)
-            raise
-    os.replace(temporary.name, target)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from autograd import TensorNode, scope
+from nn.files import write_atomically
 
 __all__ = ["Module", "ModuleList", "Parameter", "StateDictError", "save_arrays"]
 
@@ -369,10 +370,7 @@ def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
 
     >>> save_arrays("model.npz", model.state_dict())
     """
-    temporary = f"{os.fspath(path)}.partial"
-    with open(temporary, "wb") as file:
-        np.savez(file, **arrays)
-    os.replace(temporary, path)
+    write_atomically(path, lambda file: np.savez(file, **arrays))
 
 
 def _join(prefix: str, name: str) -> str:
