@@ -10,6 +10,7 @@ import numpy as np
 from autograd import ShapeError, TensorNode
 from autograd import functional as AF
 from nn import functional as F
+from nn.checks import check_positive_int
 from nn.init import as_generator, kaiming_normal_, xavier_uniform_
 from nn.module import Module, ModuleList, Parameter
 
@@ -54,8 +55,8 @@ class Linear(Module):
         rng: np.random.Generator | int | None = None,
     ) -> None:
         super().__init__()
-        _check_positive_int("Linear", "in_features", in_features)
-        _check_positive_int("Linear", "out_features", out_features)
+        check_positive_int("Linear", "in_features", in_features)
+        check_positive_int("Linear", "out_features", out_features)
         if init not in INITIALISERS:
             raise ValueError(f"Linear: init must be one of {sorted(INITIALISERS)}, got {init!r}")
         self.in_features = in_features
@@ -100,7 +101,7 @@ class BatchNorm1d(Module):
         self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True
     ) -> None:
         super().__init__()
-        _check_positive_int("BatchNorm1d", "num_features", num_features)
+        check_positive_int("BatchNorm1d", "num_features", num_features)
         if not 0 <= momentum <= 1:
             raise ValueError(f"BatchNorm1d: momentum must be in [0, 1], got {momentum!r}")
         if not eps > 0:
@@ -322,8 +323,3 @@ class MLP(Module):
 
     def forward(self, x) -> TensorNode:
         return self.layers(x)
-
-
-def _check_positive_int(layer: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")

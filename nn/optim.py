@@ -31,6 +31,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from autograd import TensorNode
+from nn.checks import check_number, check_positive_int
 from nn.module import StateDictError, save_arrays, state_dict_problems
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "Optimizer", "StepLR"]
@@ -387,8 +388,7 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-            raise ValueError(f"StepLR: step_size must be a positive integer, got {step_size!r}")
+        check_positive_int("StepLR", "step_size", step_size)
         check_number("StepLR", "gamma", gamma)
         self.step_size = step_size
         self.gamma = gamma
@@ -406,8 +406,7 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
-        if isinstance(T_max, bool) or not isinstance(T_max, int) or T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be a positive integer, got {T_max!r}")
+        check_positive_int("CosineAnnealingLR", "T_max", T_max)
         check_number("CosineAnnealingLR", "eta_min", eta_min)
         self.T_max = T_max
         self.eta_min = eta_min
@@ -419,17 +418,6 @@ class CosineAnnealingLR(LRScheduler):
 
 
 # ----- helpers -------------------------------------------------------------------------------
-
-
-def check_number(owner: str, name: str, value) -> None:
-    """``value`` must be a finite, non-negative real number."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(f"{owner}: {name} must be a finite number >= 0, got {value!r}")
 
 
 def _like(current, array: np.ndarray):
