@@ -17,7 +17,7 @@ import pytest
 # benchmarks/ is not an installed package; make it importable however pytest is started.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import report, suite  # noqa: E402
+from benchmarks import instructions, report, suite  # noqa: E402
 from benchmarks.chains import SmallOpChain  # noqa: E402
 from benchmarks.mlp import MLPProblem, check_same_work, make_models  # noqa: E402
 from benchmarks.profiling import all_op_classes, timed_ops  # noqa: E402
@@ -139,3 +139,16 @@ def test_mlp_models_agree_with_torch_when_installed():
     models = make_models(MLPProblem.make(batch=4, sizes=TINY_SIZES), torch)
     assert set(models) == {"engine", "numpy", "torch"}
     check_same_work(models)  # raises if torch's loss or update differs from NumPy's
+
+
+@pytest.mark.parametrize("mode", instructions.MODES)
+def test_every_instruction_count_mode_runs_its_chain(mode):
+    instructions.run_chain(mode, 3)  # what callgrind measures, here without valgrind
+
+
+def test_instruction_counts_are_read_from_callgrinds_total(monkeypatch):
+    class Finished:
+        stderr = "==1== Events    : Ir\n==1== Collected : 123456\n"
+
+    monkeypatch.setattr(instructions.subprocess, "run", lambda *args, **kwargs: Finished())
+    assert instructions.count("numpy", 10) == 123456
