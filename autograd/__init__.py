@@ -7,8 +7,8 @@
 array(8., dtype=float32)
 """
 
-# tensor first: it defines TensorNode, then imports the ops, which build on it.
-from autograd.tensor import DEFAULT_DTYPE, TensorNode  # noqa: I001
+from autograd import func, functional, ops
+from autograd.dtypes import DEFAULT_DTYPE
 from autograd.errors import (
     AnomalyError,
     GradcheckError,
@@ -16,41 +16,15 @@ from autograd.errors import (
     GraphReleasedError,
     ShapeError,
 )
-from autograd.graph import OpNode, detect_anomaly, is_grad_enabled, no_grad, scope
-from autograd.op import Op
-from autograd.ops import (
-    Add,
-    BatchNorm,
-    Div,
-    Exp,
-    Expand,
-    Log,
-    LogSoftmax,
-    MatMul,
-    Max,
-    Mean,
-    Mul,
-    Neg,
-    Pow,
-    Relu,
-    Reshape,
-    Select,
-    Sigmoid,
-    Softmax,
-    SoftmaxCrossEntropy,
-    Sub,
-    Sum,
-    Tanh,
-    Transpose,
-)
 from autograd.gradcheck import gradcheck
-from autograd import functional
+from autograd.graph import OpNode, grad
+from autograd.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
+from autograd.op import Op
+from autograd.ops import *  # noqa: F403  (the ops, as autograd/ops/__init__.py lists them)
+from autograd.tensor import TensorNode
 
 __all__ = [
     "DEFAULT_DTYPE", "AnomalyError", "GradcheckError", "GradientError", "GraphReleasedError",
-    "ShapeError", "OpNode", "Op", "TensorNode", "detect_anomaly", "functional", "gradcheck",
-    "is_grad_enabled", "no_grad", "scope",
-    "Add", "BatchNorm", "Div", "Exp", "Expand", "Log", "LogSoftmax", "MatMul", "Max", "Mean",
-    "Mul", "Neg", "Pow", "Relu", "Reshape", "Select", "Sigmoid", "Softmax",
-    "SoftmaxCrossEntropy", "Sub", "Sum", "Tanh", "Transpose",
-]  # fmt: skip
+    "ShapeError", "OpNode", "Op", "TensorNode", "detect_anomaly", "enable_grad", "func",
+    "functional", "grad", "gradcheck", "is_grad_enabled", "no_grad", "scope",
+] + ops.__all__  # fmt: skip

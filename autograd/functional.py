@@ -26,7 +26,8 @@ from autograd.ops import (
     Tanh,
     Transpose,
 )
-from autograd.tensor import TensorNode
+from autograd.ops.loss import check_class_labels, check_reduction
+from autograd.tensor import TensorNode, as_node
 
 
 def relu(x: TensorNode) -> TensorNode:
@@ -116,9 +117,36 @@ def batch_norm(
     )
 
 
-def softmax_cross_entropy(logits: TensorNode, labels, reduction: str = "mean") -> TensorNode:
-    """Cross-entropy of softmax(logits) against integer ``labels``, fused into one op.
+def softmax_cross_entropy(
+    logits: TensorNode, labels, reduction: str = "mean", ignore_index: int = -100
+) -> TensorNode:
+    """Cross-entropy of softmax(logits) against integer ``labels``, fused into one op. Rows whose
+    label is ``ignore_index`` count for nothing (PyTorch's default, -100).
 
     >>> loss = softmax_cross_entropy(model(x), y)   # logits (n, classes), y (n,) ints
     """
-    return SoftmaxCrossEntropy.do_forward(logits, labels=labels, reduction=reduction)
+    return SoftmaxCrossEntropy.do_forward(
+        logits, labels=labels, reduction=reduction, ignore_index=ignore_index
+    )
+
+
+def nll_loss(
+    log_probs: TensorNode, labels, reduction: str = "mean", ignore_index: int = -100
+) -> TensorNode:
+    """Negative log-likelihood of integer ``labels`` under ``log_probs`` (n, classes), built from
+    Select: ``softmax_cross_entropy(z, y)`` equals ``nll_loss(log_softmax(z), y)``.
+
+    >>> loss = nll_loss(log_softmax(model(x)), y)
+    """
+    check_reduction("nll_loss", reduction)
+    log_probs = as_node(log_probs)
+    labels = check_class_labels("nll_loss", "log_probs", log_probs.shape, labels, ignore_index)
+    counted = labels != ignore_index
+    rows = np.arange(len(labels))
+    losses = -log_probs[rows, np.where(counted, labels, 0)] * counted
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    count = int(counted.sum())
+    return losses.sum() / count if count else losses.sum() * np.nan

@@ -1,33 +1,33 @@
 """The graph and the backward pass.
 
 A TensorNode made by an op points to its ``source``, an OpNode; the OpNode points to its
-``inputs``. Backward walks that graph from the loss in reverse topological order and hands each
-op the gradients of its outputs. The OpNode holds its outputs only weakly, so the graph has no
-reference cycles and is freed by plain reference counting as soon as the loss goes away.
+``inputs``. Backward finds the OpNodes that lead to the roots, visits them latest first, and hands
+each op the gradients of its outputs. Nothing points back from an OpNode to the nodes it made, so
+the graph has no reference cycles and is freed by reference counting when the loss goes away.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-import weakref
-from collections.abc import Iterator
+import itertools
+import operator
 
 import numpy as np
 
-from autograd.errors import AnomalyError, GradientError, GraphReleasedError, ShapeError
+from autograd import debug, tensor
+from autograd.errors import GradientError, GraphReleasedError, ShapeError
+from autograd.modes import enable_grad, modes, no_grad
+from autograd.op import Op
 
-grad_enabled = True
-anomaly_enabled = False
-current_scope: tuple = ()  # what is building the graph now, outermost first (see scope())
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_numbers = itertools.count()  # creation order: an op is always numbered after its inputs' ops
+_setflags = np.ndarray.setflags
 
 
 class OpNode:
-    """One application of an Op: the op class, its saved ``context``, its ``constants``
-    (keyword arguments such as ``axis``), its inputs and its outputs.
+    """One application of an Op: the op class, its saved ``context``, its ``inputs``, the
+    ``output_values`` it made and its ``constants`` (keyword arguments such as ``axis``).
+
+    While it holds a context, the leaf values among its inputs are read-only (see ``lock``), so a
+    value saved for backward cannot change under it.
 
     >>> y = x * w
     >>> y.source.op, y.source.inputs
@@ -35,194 +35,166 @@ class OpNode:
     """
 
     __slots__ = (
-        "op", "context", "constants", "inputs", "_outputs", "_output_specs", "created_at", "scope",
+        "op", "context", "inputs", "output_values", "constants", "number", "scope", "created_at",
     )  # fmt: skip
 
-    def __init__(
-        self, op: type, context: dict | None, inputs: tuple, outputs: tuple, constants: dict
-    ) -> None:
+    def __init__(self, op, context: dict, inputs: tuple, output_values: tuple, constants: dict):
         self.op = op
         self.context = context
-        self.constants = constants  # do_forward's keyword arguments; kept after backward
         self.inputs = inputs
-        if len(outputs) == 1:
-            # One weakref, not a tuple of one: every object here is one more for Python's cycle
-            # collector to walk again and again while a big graph is being built.
-            self._outputs = weakref.ref(outputs[0])
-            self._output_specs = None
-        else:
-            self._outputs = tuple(map(weakref.ref, outputs))
-            # Shapes and dtypes, for the zero gradients of outputs that were dropped.
-            self._output_specs = tuple((x.value.shape, x.value.dtype) for x in outputs)
-        self.created_at = user_code_location() if anomaly_enabled else None
-        self.scope = current_scope
+        self.output_values = output_values
+        self.constants = constants  # kept after backward, for pictures
+        self.number = next(_numbers)
+        self.scope = modes.scope
+        self.created_at = debug.user_code_location() if modes.anomaly_enabled else None
+        for x in inputs:
+            if x.source is None:
+                lock(x)
 
-    @property
-    def outputs(self) -> tuple:
-        """The output TensorNodes still alive (an output nobody holds is ``None``)."""
-        if self._output_specs is None:
-            return (self._outputs(),)
-        return tuple(ref() for ref in self._outputs)
+    def release(self) -> None:
+        """Free the saved context, and let go of the leaf values this op held read-only."""
+        if self.context is not None:
+            self.context = None
+            for x in self.inputs:
+                if x.source is None:
+                    unlock(x)
+
+    __del__ = release  # a graph dropped without backward unlocks its leaves too
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(x.value.shape) if x.value.ndim else "scalar" for x in self.inputs)
         return f"OpNode({self.op.__name__}, input shapes: {shapes})"
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Build no graph inside the block: for evaluation and parameter updates.
+def lock(leaf) -> None:
+    """Make a leaf's value read-only while some recorded op may have saved it.
 
-    >>> with no_grad():
-    ...     y = w * 2      # y.source is None, y.requires_grad is False
+    Writing into it (``x.value[:] = 0``, or an optimiser step before backward) then raises at
+    once, instead of silently changing the gradient a later backward computes. Each op counts
+    once; the value becomes writable again when the last one is released.
     """
-    global grad_enabled
-    previous, grad_enabled = grad_enabled, False
-    try:
-        yield
-    finally:
-        grad_enabled = previous
+    if leaf.locks:
+        leaf.locks += 1
+    elif leaf.value.flags.writeable:
+        _setflags(leaf.value, False)
+        leaf.locks = 1
 
 
-class scope:  # noqa: N801  (used like a function: ``with scope(owner):``)
-    """Label the ops created inside the block with ``owner`` (a name, or a module).
+def unlock(leaf) -> None:
+    if leaf.locks:
+        leaf.locks -= 1
+        if not leaf.locks:
+            _setflags(leaf.value, True)
 
-    nn.Module wraps its forward in this, so a picture of the graph can box each layer's ops.
-    (A class rather than a generator: it runs on every module call, and this is cheaper.)
 
-    >>> with scope("encoder"):
-    ...     h = (x @ w).relu()        # h.source.scope == ("encoder",)
+def walk(roots) -> tuple[list[OpNode], dict[OpNode, list]]:
+    """The OpNodes that lead to ``roots``, latest first (so each comes before the ops that made
+    its inputs), and for each the output nodes through which the roots depend on it.
+
+    An explicit stack, not recursion, so a chain of 100,000 ops is fine. Ops on branches that do
+    not lead to a root are never seen, and cannot hold up a gradient.
     """
-
-    __slots__ = ("owner", "previous")
-
-    def __init__(self, owner) -> None:
-        self.owner = owner
-
-    def __enter__(self) -> None:
-        global current_scope
-        self.previous = current_scope
-        current_scope = current_scope + (self.owner,)
-
-    def __exit__(self, *exc_info) -> None:
-        global current_scope
-        current_scope = self.previous
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad()``."""
-    return grad_enabled
-
-
-@contextlib.contextmanager
-def detect_anomaly() -> Iterator[None]:
-    """Stop at the first op that makes a NaN or an infinity, in forward or in backward.
-
-    >>> with detect_anomaly():
-    ...     (x.log() * 0).sum().backward()   # AnomalyError: Log produced -inf, created at ...
-    """
-    global anomaly_enabled
-    previous, anomaly_enabled = anomaly_enabled, True
-    try:
-        yield
-    finally:
-        anomaly_enabled = previous
-
-
-def user_code_location() -> str:
-    """``file:line`` of the innermost stack frame outside this package: the user's call."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-    if frame is None:
-        return "<unknown>"
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
-
-
-def _non_finite(array: np.ndarray) -> bool:
-    return array.dtype.kind in "fc" and not np.isfinite(array).all()
-
-
-def check_forward_anomaly(op: type, inputs, outputs) -> None:
-    for index, output in enumerate(outputs):
-        if _non_finite(output.value):
-            culprit = [i for i, x in enumerate(inputs) if _non_finite(x.value)]
-            note = f" (its input {culprit[0]} was already non-finite)" if culprit else ""
-            raise AnomalyError(
-                f"{op.__name__} forward produced NaN or inf in output {index}{note}; "
-                f"the op was created at {user_code_location()}"
-            )
-
-
-def _check_backward_anomaly(op_node: OpNode, node, grad: np.ndarray) -> None:
-    if _non_finite(grad):
-        index = next(i for i, x in enumerate(op_node.inputs) if x is node)
-        where = op_node.created_at or "an unknown line (forward ran outside detect_anomaly)"
-        raise AnomalyError(
-            f"{op_node.op.__name__} backward produced NaN or inf in the gradient of input "
-            f"{index} (shape {op_node.inputs[index].value.shape}); the op was created at {where}"
-        )
-
-
-def topological_order(root: OpNode) -> list[OpNode]:
-    """OpNodes that lead to ``root``, each after every op that consumes its outputs.
-
-    Iterative depth-first search, so a chain of 100,000 ops needs no recursion. It visits
-    exactly the ops reachable backwards from the root: branches that do not lead to the loss
-    are never seen, and cannot hold up a gradient.
-    """
-    order = []
-    visited = set()
-    stack = [(root, False)]
+    reached: dict[OpNode, list] = {}
+    stack = [root for root in roots if root.source is not None]
     while stack:
-        op_node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(op_node)
-            continue
-        if op_node in visited:
-            continue
-        visited.add(op_node)
-        stack.append((op_node, True))
-        for node in op_node.inputs:
-            if node.source is not None and node.source not in visited:
-                stack.append((node.source, False))
-    order.reverse()
-    return order
+        node = stack.pop()
+        outputs = reached.get(node.source)
+        if outputs is None:
+            reached[node.source] = [node]
+            stack.extend(x for x in node.source.inputs if x.source is not None)
+        elif all(output is not node for output in outputs):  # `is`: == is elementwise
+            outputs.append(node)
+    order = sorted(reached, key=_number, reverse=True)
+    return order, reached
 
 
-def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = False) -> None:
+_number = operator.attrgetter("number")
+
+
+def backward(
+    root,
+    grad=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    retain_grads: bool = False,
+) -> None:
     """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
     Called as ``loss.backward()``. ``grad`` is d(something)/d(root), required when the root is not
     a scalar. Intermediate nodes keep their gradient only if ``retain_grad()`` was called on them
-    or ``retain_grads=True``. Gradient arrays are never modified in place after being handed out.
+    or ``retain_grads=True``. With ``create_graph=True`` every ``.grad`` is a TensorNode that can
+    be differentiated again; it refers back to the leaf, a reference cycle that Python's cycle
+    collector frees (``autograd.grad`` makes none).
     """
-    if not root.requires_grad:
-        raise GradientError(
-            "backward: this node does not require grad (no input of the ops that made it had "
-            "requires_grad=True, or it was made inside no_grad())"
+    grads, retained = run_backward(
+        [root], [grad], retain_graph, create_graph, retain_grads, "backward"
+    )
+    stored: set = set()  # ids of the arrays this pass put in some .grad
+    for node, node_grad in retained + list(grads.items()):
+        store_grad(node, node_grad, create_graph, stored)
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, as TensorNodes; ``.grad`` is
+    left alone. With ``create_graph=True`` they are nodes of a graph, to differentiate again.
+
+    >>> (dy_dx,) = grad(x ** 3, x, create_graph=True)     # 3 x^2
+    >>> (d2y_dx2,) = grad(dy_dx, x)                       # 6 x
+    """
+    outputs = _as_tuple(outputs)
+    inputs = _as_tuple(inputs)
+    grad_outputs = (None,) * len(outputs) if grad_outputs is None else _as_tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(
+            f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs; give one per "
+            "output (None for a scalar output)"
         )
-    root_value = root.value
-    if grad is None:
-        if root_value.size != 1:
+    for index, x in enumerate(inputs):
+        if not isinstance(x, tensor.TensorNode) or not x.requires_grad:
             raise GradientError(
-                f"backward: the root has shape {root_value.shape}; gradients can be created "
-                "implicitly only for a scalar, so reduce it first (e.g. .sum()) or pass "
-                "backward(grad=...) with an array of that shape"
+                f"grad: input {index} does not require grad, so no gradient flows to it; create "
+                "it with requires_grad=True"
             )
-        grad = np.ones_like(root_value)
-    else:
-        grad = np.array(getattr(grad, "value", grad), dtype=root_value.dtype)
-        if grad.shape != root_value.shape:
-            raise ShapeError(
-                f"backward: grad has shape {grad.shape} but the root has shape {root_value.shape}"
+    grads, _ = run_backward(
+        outputs, grad_outputs, retain_graph, create_graph, False, "grad", wanted=inputs
+    )
+    result = []
+    for index, x in enumerate(inputs):
+        node_grad = grads.get(x)
+        if node_grad is None and not allow_unused:
+            raise GradientError(
+                f"grad: input {index} (shape {x.shape}) is not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
             )
+        if node_grad is not None and not create_graph:
+            node_grad = tensor.TensorNode(node_grad)
+        result.append(node_grad)
+    return tuple(result)
 
-    if root.source is None:  # a leaf: its gradient is the seed itself
-        _keep_grad(root, grad, set())
-        return
 
-    order = topological_order(root.source)
+def run_backward(
+    roots, seeds, retain_graph, create_graph, retain_grads, caller, wanted=()
+) -> dict:
+    """The backward pass. Returns the summed gradients of every leaf reached and of the
+    ``wanted`` nodes (arrays, or TensorNodes of a new graph when ``create_graph``), and the
+    gradients of the intermediate nodes that retain theirs.
+
+    The steps: seed the roots, order the ops, check none was released, call each op's backward
+    with its outputs' gradients, and add what it returns into its inputs' pending gradients.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads: dict = {}
+    for root, seed in zip(roots, seeds, strict=True):
+        _add(grads, root, _seed(root, seed, create_graph, caller))
+    order, reached = walk(roots)
     for op_node in order:  # check before any gradient moves, so a refused pass changes nothing
         if op_node.context is None:
             raise GraphReleasedError(
@@ -230,24 +202,26 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
                 "earlier backward pass; call backward(retain_graph=True) the first time to go "
                 "through the graph twice"
             )
-    grads = {root: grad}  # pending gradients of intermediate nodes, dropped once used
-    stored = set()  # ids of the arrays this pass put in some .grad (see _owned)
+    wanted = {id(x): x for x in wanted if x.source is not None}
+    found, retained = {}, []
     for op_node in order:
-        if op_node._output_specs is None:  # one output, held by one weakref
-            output = op_node._outputs()  # None if nobody holds it: then it got no gradient
-            grad_output = grads.pop(output, None)
-            if grad_output is None:  # nothing reached this op: its gradients are zero
-                continue
-            if retain_grads or output.retains_grad:
-                _keep_grad(output, grad_output, stored)
-            input_grads = op_node.op.backward(op_node.context, grad_output)
+        outputs = reached[op_node]
+        output_grads = _output_grads(op_node, outputs, grads, create_graph)
+        if output_grads is None:  # nothing reached this op: its gradients are zero
+            continue
+        for output in outputs:
+            if output.retains_grad or retain_grads or id(output) in wanted:
+                output_grad = output_grads[_output_index(op_node, output)]
+                if id(output) in wanted:
+                    found[output] = output_grad
+                else:
+                    retained.append((output, output_grad))
+        if create_graph:
+            input_grads = _differentiable_backward(op_node, outputs, output_grads)
         else:
-            output_grads = _take_output_grads(op_node, grads, retain_grads, stored)
-            if output_grads is None:
-                continue
             input_grads = op_node.op.backward(op_node.context, *output_grads)
         if not retain_graph:
-            op_node.context = None
+            op_node.release()
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
         if len(input_grads) != len(op_node.inputs):
@@ -255,69 +229,193 @@ def backward(root, grad=None, retain_graph: bool = False, retain_grads: bool = F
                 f"{op_node.op.__name__}.backward returned {len(input_grads)} gradients for "
                 f"{len(op_node.inputs)} inputs; return one per input (None where not needed)"
             )
-
-        for node, node_grad in zip(op_node.inputs, input_grads):
+        for index, (node, node_grad) in enumerate(zip(op_node.inputs, input_grads)):
             if node_grad is None or not node.requires_grad:
                 continue
-            if (
-                type(node_grad) is not np.ndarray  # NumPy gives scalars for 0-d arithmetic
-                or node_grad.shape != node.value.shape
-                or node_grad.dtype != node.value.dtype
-            ):
-                node_grad = _conform(op_node, node, node_grad)
-            if anomaly_enabled:
-                _check_backward_anomaly(op_node, node, node_grad)
-            if node.source is not None:
-                pending = grads.get(node)
-                grads[node] = node_grad if pending is None else pending + node_grad
-            else:
-                _keep_grad(node, node_grad, stored)
+            node_grad = _conform(op_node, index, node_grad)
+            if modes.anomaly_enabled:
+                debug.check_backward(op_node, index, node_grad)
+            _add(grads, node, node_grad)
+    found.update((x, g) for x, g in grads.items() if x.source is None)
+    return found, retained
 
 
-def _keep_grad(node, grad: np.ndarray, stored: set) -> None:
-    """Accumulate ``grad`` into ``node.grad``: a leaf's, or a retained intermediate's."""
-    if node.grad is not None:
-        # A new array (one handed out earlier never changes); asarray: 0-d sums give scalars.
-        node.grad = np.asarray(node.grad + grad)
-    elif _owned(grad, stored):
-        node.grad = grad
+def _add(grads: dict, node, node_grad) -> None:
+    """Sum gradients arriving at ``node`` from several consumers (always into a new array)."""
+    pending = grads.get(node)
+    if pending is not None:
+        node_grad = pending + node_grad
+        if isinstance(node_grad, np.generic):  # NumPy's 0-d sums are scalars
+            node_grad = np.asarray(node_grad)
+    grads[node] = node_grad
+
+
+def _seed(root, seed, create_graph: bool, caller: str):
+    """The gradient the pass starts from: ones for a scalar root, else the caller's."""
+    if not isinstance(root, tensor.TensorNode) or not root.requires_grad:
+        raise GradientError(
+            f"{caller}: the output does not require grad (no input of the ops that made it had "
+            "requires_grad=True, or it was made inside no_grad())"
+        )
+    if seed is None:
+        if root.value.size != 1:
+            raise GradientError(
+                f"{caller}: the output has shape {root.value.shape}; gradients can be created "
+                "implicitly only for a scalar, so reduce it first (e.g. .sum()) or pass a "
+                "gradient of that shape"
+            )
+        seed = np.ones_like(root.value)
+    elif isinstance(seed, tensor.TensorNode):
+        if not create_graph:
+            seed = seed.value
     else:
-        node.grad = grad.copy()
+        seed = np.array(seed, dtype=root.value.dtype)
+    if seed.shape != root.value.shape:
+        raise ShapeError(
+            f"{caller}: the gradient has shape {seed.shape} but the output has shape "
+            f"{root.value.shape}"
+        )
+    if create_graph and not isinstance(seed, tensor.TensorNode):
+        seed = tensor.TensorNode(seed)
+    return seed
+
+
+def _output_grads(op_node: OpNode, outputs: list, grads: dict, create_graph: bool):
+    """The gradients of an op's outputs, in order; zeros for outputs no path reached, None
+    when none was reached at all."""
+    if len(op_node.output_values) == 1:
+        output_grad = grads.pop(outputs[0], None)
+        return None if output_grad is None else (output_grad,)
+    output_grads = [None] * len(op_node.output_values)
+    for output in outputs:
+        output_grads[_output_index(op_node, output)] = grads.pop(output, None)
+    if all(g is None for g in output_grads):
+        return None
+    for index, value in enumerate(op_node.output_values):
+        if output_grads[index] is None:
+            zeros = np.zeros_like(value)
+            output_grads[index] = tensor.TensorNode(zeros) if create_graph else zeros
+    return tuple(output_grads)
+
+
+def _output_index(op_node: OpNode, output) -> int:
+    if len(op_node.output_values) == 1:
+        return 0
+    return next(i for i, value in enumerate(op_node.output_values) if value is output.value)
+
+
+def _conform(op_node: OpNode, index: int, node_grad):
+    """A gradient has its input's shape and dtype (NumPy gives scalars for 0-d arithmetic)."""
+    value = op_node.inputs[index].value
+    if isinstance(node_grad, tensor.TensorNode):
+        array = node_grad.value
+    else:
+        array = node_grad = np.asarray(node_grad)
+    if array.shape != value.shape:
+        raise ShapeError(
+            f"{op_node.op.__name__}.backward returned a gradient of shape {array.shape} for "
+            f"input {index} of shape {value.shape}"
+        )
+    if array.dtype != value.dtype:
+        if isinstance(node_grad, tensor.TensorNode):
+            return node_grad.astype(value.dtype)
+        return array.astype(value.dtype)
+    return node_grad
+
+
+def store_grad(node, node_grad, create_graph: bool, stored: set) -> None:
+    """Accumulate into ``node.grad``. A ``.grad`` array shares memory with nothing else, so users
+    may clip or scale it in place: views, and arrays this pass already stored, are copied."""
+    if create_graph:
+        node.grad = node_grad if node.grad is None else node.grad + node_grad
+        return
+    if node.grad is not None:
+        node.grad = np.asarray(node.grad + node_grad)  # a new array: handed-out ones never change
+    elif node_grad.base is None and id(node_grad) not in stored:
+        node.grad = node_grad
+    else:
+        node.grad = node_grad.copy()
     stored.add(id(node.grad))
 
 
-def _owned(grad: np.ndarray, stored: set) -> bool:
-    """May this array become a node's ``.grad`` without a copy? Users edit gradients in place
-    (clipping, scaling), so a ``.grad`` must share memory with nothing else. An array that owns
-    its data (not a view) and that no other ``.grad`` holds qualifies: that is every fresh
-    result, such as a weight's x.T @ g. Add, which hands one array to both its inputs, does not.
-    """
-    return grad.base is None and id(grad) not in stored
+def _as_tuple(value) -> tuple:
+    return tuple(value) if isinstance(value, list | tuple) else (value,)
 
 
-def _take_output_grads(op_node: OpNode, grads: dict, retain_grads: bool, stored: set):
-    """The gradients of a multi-output op's outputs, zeros for outputs no path reached;
-    None when no output was reached at all."""
-    outputs = [ref() for ref in op_node._outputs]
-    output_grads = [grads.pop(output, None) for output in outputs]
-    if all(g is None for g in output_grads):
-        return None
-    for output, grad in zip(outputs, output_grads):
-        if grad is not None and (retain_grads or output.retains_grad):
-            _keep_grad(output, grad, stored)
-    return [
-        np.zeros(shape, dtype) if grad is None else grad
-        for grad, (shape, dtype) in zip(output_grads, op_node._output_specs, strict=True)
-    ]
+# ----- create_graph: the same backward formulas, run on TensorNodes ----------------------------
+
+_WITHHELD = object()
 
 
-def _conform(op_node: OpNode, node, grad) -> np.ndarray:
-    """A gradient is an array of its input's shape, in its input's dtype."""
-    grad = np.asarray(grad)
-    if grad.shape != node.value.shape:
-        index = next(i for i, x in enumerate(op_node.inputs) if x is node)
-        raise ShapeError(
-            f"{op_node.op.__name__}.backward returned a gradient of shape {grad.shape} for "
-            f"input {index} of shape {node.value.shape}"
+class NodeContext(dict):
+    """The context a ``create_graph`` pass hands to ``backward``: every saved float array that is
+    one of the op's input or output values is replaced by that TensorNode, so the formula builds a
+    graph; other float arrays (intermediates such as BatchNorm's ``xhat``) are withheld, since a
+    constant there would silently drop a term of the second derivative."""
+
+    def __init__(self, op_node: OpNode, outputs: list) -> None:
+        nodes = {id(x.value): x for x in op_node.inputs}
+        nodes.update((id(x.value), x) for x in outputs)
+        constants = op_node.op.saved_constants
+        super().__init__(
+            (key, _as_node(value, nodes, key in constants))
+            for key, value in op_node.context.items()
         )
-    return grad.astype(node.value.dtype, copy=False)
+        self.op_name = op_node.op.__name__
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        if value is _WITHHELD:
+            raise GradientError(
+                f"{self.op_name}.backward read context[{key!r}], a value its forward computed "
+                "that is neither an input nor an output; under create_graph=True it would be a "
+                f"constant and the second derivative silently wrong. Recompute it from the "
+                "inputs in backward, or list the key in saved_constants if it does not depend on "
+                "them"
+            )
+        return value
+
+
+def _as_node(value, nodes: dict, constant: bool):
+    if type(value) is not np.ndarray or value.dtype.kind != "f" or constant:
+        return value
+    return nodes.get(id(value), _WITHHELD)
+
+
+def _differentiable_backward(op_node: OpNode, outputs: list, output_grads: tuple):
+    """Call the op's backward on TensorNodes, recording the graph of the gradient itself."""
+    op = op_node.op
+    if op.differentiable_backward:
+        with enable_grad():
+            return op.backward(NodeContext(op_node, outputs), *output_grads)
+    # An op whose backward runs on arrays only: its first derivative is right, and a node that
+    # refuses to be differentiated again stands for it in the new graph.
+    with no_grad():
+        input_grads = op.backward(op_node.context, *[g.value for g in output_grads])
+    if type(input_grads) is not tuple:
+        input_grads = (input_grads,)
+    return tuple(
+        None
+        if g is None
+        else FirstOrderOnly.do_forward(*output_grads, *op_node.inputs, value=g, op_name=op.__name__)
+        for g in input_grads
+    )
+
+
+class FirstOrderOnly(Op):
+    """Stands, in a create_graph pass, for the gradient computed by an op whose backward runs on
+    arrays only. Its value is right; differentiating through it raises, naming that op."""
+
+    @staticmethod
+    def forward(context, *inputs, value, op_name):
+        context["op_name"] = op_name
+        return value
+
+    @staticmethod
+    def backward(context, grad_output):
+        raise GradientError(
+            f"{context['op_name']}.backward ran on arrays in a create_graph pass, so its "
+            "gradient cannot be differentiated again; declare differentiable_backward = True on "
+            "the op once its backward also works on TensorNodes (autograd.testing.gradgradcheck "
+            "checks it)"
+        )

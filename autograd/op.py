@@ -6,20 +6,22 @@ An op is a class with two static methods over raw NumPy arrays:
     backward(context, *output_grads)       -> array | tuple of arrays, one per input
 
 ``forward`` saves in ``context`` (a dict) what ``backward`` will need. ``do_forward`` is the
-glue: it unwraps TensorNodes, broadcasts elementwise inputs, calls ``forward``, and records an
-``OpNode`` in the graph when some input requires a gradient. The backward pass (graph.py) calls
+glue: it wraps inputs as TensorNodes, broadcasts elementwise inputs, calls ``forward``, and records
+an ``OpNode`` in the graph when some input requires a gradient. The backward pass (graph.py) calls
 ``backward`` with the gradients of the outputs and never needs to know which op it is.
 """
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 
-from autograd import graph
-from autograd.errors import ShapeError
-from autograd.tensor import TensorNode, as_node
+# TensorNode's methods call the ops, and the ops subclass Op; so this module reaches the graph and
+# TensorNode through the package, at call time: importing it never runs tensor.py or graph.py.
+import autograd
+from autograd import debug
+from autograd.modes import modes
+
+_setflags = np.ndarray.setflags
 
 
 class Op:
@@ -27,6 +29,7 @@ class Op:
 
     >>> class Square(Op):
     ...     'y = x^2;  dL/dx = dL/dy * 2x'
+    ...     differentiable_backward = True   # backward also runs on TensorNodes
     ...     @staticmethod
     ...     def forward(context, x):
     ...         context["x"] = x
@@ -37,8 +40,18 @@ class Op:
     >>> Square.do_forward(TensorNode(3.0, requires_grad=True)).backward()
     """
 
-    #: Elementwise ops with several inputs broadcast them first by inserting Expand nodes.
+    #: Elementwise ops with several inputs broadcast them first by inserting Expand nodes, and
+    #: their output takes the promoted dtype of the inputs (PyTorch's rules, see dtypes.py).
     broadcasts = False
+    #: Ops that are not elementwise but promote dtypes all the same (MatMul).
+    promotes = False
+    #: True when ``backward`` also runs on TensorNodes (it uses operators, methods and NumPy
+    #: functions that TensorNode supports, and never ``.value``), so a ``create_graph`` pass can
+    #: record it and gradients of gradients flow. Without it, second derivatives raise.
+    differentiable_backward = False
+    #: Context keys holding float arrays that do not depend on the inputs (a create_graph pass
+    #: hands them to backward as they are; other saved intermediates are withheld).
+    saved_constants: tuple[str, ...] = ()
 
     @staticmethod
     def forward(context: dict, *inputs: np.ndarray, **constants):
@@ -56,82 +69,55 @@ class Op:
         >>> y.value, y.source.op
         (array([0., 2.], dtype=float32), <class 'autograd.ops.activation.Relu'>)
         """
-        nodes = inputs
-        for x in inputs:
-            if not isinstance(x, TensorNode):  # nn.Parameter, a subclass, is fine as it is
-                nodes = tuple([as_node(x) for x in inputs])
-                break
-        if cls.broadcasts and (len(nodes) != 2 or nodes[0].value.shape != nodes[1].value.shape):
-            nodes = broadcast_nodes(cls.__name__, nodes)
-
-        record = False  # record an OpNode only if some input needs a gradient
-        if graph.grad_enabled:
-            for x in nodes:
-                if x.requires_grad:
-                    record = True
-                    break
+        nodes = as_nodes(inputs)
+        dtype = None
+        if cls.broadcasts or cls.promotes:
+            nodes, dtype = autograd.ops.shape.broadcast(cls, nodes)
+        record = modes.grad_enabled and any_requires_grad(nodes)
+        context = {"needs_input_grad": tuple([x.requires_grad for x in nodes])} if record else {}
+        result = cls.forward(context, *[x.value for x in nodes], **constants)
+        outputs = result if type(result) is tuple else (result,)
+        if dtype is not None or type(outputs[0]) is not np.ndarray:
+            outputs = conform_outputs(outputs, context, dtype)
+        nodes_out = tuple([autograd.tensor.TensorNode(y, record) for y in outputs])
+        if modes.anomaly_enabled:
+            debug.check_forward(cls, nodes, nodes_out)
         if record:
-            needs_input_grad = tuple(map(_requires_grad, nodes))  # map() loops in C
-            context = {
-                "needs_input_grad": _SHARED_FLAGS.setdefault(needs_input_grad, needs_input_grad)
-            }
-        else:
-            context = {}
-        result = cls.forward(context, *map(_value, nodes), **constants)
-
-        if type(result) is tuple:
-            outputs = tuple([TensorNode.from_op(value, record) for value in result])
-        else:
-            outputs = (TensorNode.from_op(result, record),)
-        if graph.anomaly_enabled:
-            graph.check_forward_anomaly(cls, nodes, outputs)
-        if record:
-            source = graph.OpNode(cls, context, nodes, outputs, constants)
-            for output in outputs:
-                output.source = source
-        return outputs if type(result) is tuple else outputs[0]
+            source = autograd.graph.OpNode(cls, context, nodes, outputs, constants)
+            for node in nodes_out:
+                node.source = source
+                _setflags(node.value, False)  # values saved for backward must not change
+        return nodes_out if type(result) is tuple else nodes_out[0]
 
 
-# One shared tuple per pattern of flags. The cycle collector stops tracking a tuple of bools,
-# and then a context holding only it and arrays; a big graph then costs the collector less.
-_SHARED_FLAGS: dict[tuple, tuple] = {}
-_value = operator.attrgetter("value")
-_requires_grad = operator.attrgetter("requires_grad")
+def as_nodes(inputs: tuple) -> tuple:
+    """The inputs as TensorNodes: numbers and arrays become constant leaves."""
+    node_type = autograd.tensor.TensorNode
+    for x in inputs:
+        if not isinstance(x, node_type):
+            return tuple([x if isinstance(x, node_type) else node_type(x) for x in inputs])
+    return inputs
 
 
-def broadcast_nodes(op_name: str, nodes: tuple[TensorNode, ...]) -> tuple[TensorNode, ...]:
-    """Bring nodes to one shape as NumPy broadcasting would, by inserting Expand nodes.
-
-    This is the single place where broadcasting happens, so it is visible in the graph and its
-    backward (a sum over the broadcast axes) is written once, in Expand.
-    """
-    shapes = [x.value.shape for x in nodes]
-    target = broadcast_shape(op_name, shapes)
-    return tuple(
-        [x if x.value.shape == target else Expand.do_forward(x, shape=target) for x in nodes]
-    )
+def any_requires_grad(nodes: tuple) -> bool:
+    """Does some input need a gradient? (A loop, not any(): this runs on every op.)"""
+    for x in nodes:
+        if x.requires_grad:
+            return True
+    return False
 
 
-def broadcast_shape(op_name: str, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
-    """NumPy's rule: align shapes from the right; each axis must agree or be 1.
-
-    >>> broadcast_shape("Add", [(128, 256), (256,)])
-    (128, 256)
-    """
-    ndim = max(len(shape) for shape in shapes)
-    padded = [(1,) * (ndim - len(shape)) + shape for shape in shapes]
-    target = []
-    for sizes in zip(*padded):
-        wanted = {size for size in sizes if size != 1}
-        if len(wanted) > 1:
-            listed = " and ".join(str(shape) for shape in shapes)
-            raise ShapeError(
-                f"{op_name}: shapes {listed} do not broadcast: aligned from the right, each "
-                "pair of axes must be equal or one of them 1"
-            )
-        target.append(wanted.pop() if wanted else 1)
-    return tuple(target)
-
-
-# Expand is an op like any other, so it is defined after Op (ops/shape.py imports this module).
-from autograd.ops.shape import Expand  # noqa: E402
+def conform_outputs(outputs: tuple, context: dict, dtype) -> tuple:
+    """Outputs as arrays of the promoted dtype. NumPy returns scalars for 0-d results; a context
+    entry that saved such a scalar is replaced by the array, so it is still the output's value."""
+    conformed = []
+    for y in outputs:
+        array = np.asarray(y)
+        if dtype is not None and array.dtype != dtype and array.dtype.kind in "biuf":
+            array = array.astype(dtype)
+        if array is not y:
+            for key, value in context.items():
+                if value is y:
+                    context[key] = array
+        conformed.append(array)
+    return tuple(conformed)

@@ -1,7 +1,8 @@
 """TensorNode: a value, its gradient, and the OpNode that made it.
 
 This is the object users hold. Its operators and methods are thin: each one calls an Op's
-``do_forward``, which does the work and records the graph.
+``do_forward``, which does the work and records the graph. NumPy functions on TensorNodes run the
+same ops (``np.exp(x)`` is ``x.exp()``), so one backward formula serves arrays and nodes alike.
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ import numbers
 
 import numpy as np
 
-from autograd import graph
-
-DEFAULT_DTYPE = np.float32
+from autograd import graph, ops
+from autograd.dtypes import DEFAULT_DTYPE, weak_constant
 
 
 def as_array(value) -> np.ndarray:
@@ -37,11 +37,6 @@ def as_array(value) -> np.ndarray:
     return array
 
 
-def as_node(value) -> TensorNode:
-    """``value`` itself if it is a TensorNode, else a constant leaf holding it."""
-    return value if isinstance(value, TensorNode) else TensorNode(value)
-
-
 class TensorNode:
     """A node of the computation graph holding a NumPy ``value``.
 
@@ -50,15 +45,13 @@ class TensorNode:
     array([2., 4.], dtype=float32)
     """
 
-    __slots__ = ("value", "grad", "source", "requires_grad", "name", "retains_grad", "__weakref__")
-    # Make NumPy defer to our reflected operators: ``array * node`` calls ``node.__rmul__``.
-    __array_ufunc__ = None
+    __slots__ = (
+        "value", "grad", "source", "requires_grad", "name", "retains_grad", "locks", "__weakref__",
+    )  # fmt: skip
 
     def __init__(self, value, requires_grad: bool = False, name: str | None = None) -> None:
-        if type(value) is not np.ndarray:
+        if type(value) is not np.ndarray or value.dtype.kind not in "biuf":
             value = as_array(value)
-        elif value.dtype.kind not in "biuf":
-            raise TypeError(f"TensorNode values must be numeric, got an array of {value.dtype}")
         if requires_grad and value.dtype.kind != "f":
             raise TypeError(
                 f"only floating-point TensorNodes can require grad, got {value.dtype}; "
@@ -70,27 +63,24 @@ class TensorNode:
         self.requires_grad = requires_grad
         self.name = name
         self.retains_grad = False
-
-    @classmethod
-    def from_op(cls, value, requires_grad: bool) -> TensorNode:
-        """An op's output: the fast path of __init__ for values an op's forward returned."""
-        node = cls.__new__(cls)
-        node.value = value if type(value) is np.ndarray else as_array(value)
-        node.grad = node.source = node.name = None
-        node.requires_grad = requires_grad
-        node.retains_grad = False
-        return node
+        self.locks = 0  # how many recorded ops hold this leaf's value read-only (graph.lock)
 
     # ----- graph -----------------------------------------------------------------------------
 
-    def backward(self, grad=None, retain_graph: bool = False, retain_grads: bool = False) -> None:
+    def backward(
+        self,
+        grad=None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        retain_grads: bool = False,
+    ) -> None:
         """Accumulate gradients of this node into every leaf that requires grad.
 
         >>> loss.backward()
         >>> w.grad.shape == w.shape
         True
         """
-        graph.backward(self, grad, retain_graph=retain_graph, retain_grads=retain_grads)
+        graph.backward(self, grad, retain_graph, create_graph, retain_grads)
 
     def retain_grad(self) -> TensorNode:
         """Keep this intermediate node's gradient in ``.grad`` after backward (leaves always do)."""
@@ -102,8 +92,8 @@ class TensorNode:
         self.grad = None
 
     def detach(self) -> TensorNode:
-        """A new leaf sharing this value, outside any graph."""
-        return TensorNode(self.value, name=self.name)
+        """A new leaf outside any graph, sharing this value's memory (a new view of it)."""
+        return TensorNode(self.value.view(), name=self.name)
 
     @property
     def is_leaf(self) -> bool:
@@ -133,8 +123,39 @@ class TensorNode:
     def numpy(self) -> np.ndarray:
         return self.value
 
+    def astype(self, dtype) -> TensorNode:
+        """The value in another dtype; gradients flow back in this node's dtype."""
+        return ops.Cast.do_forward(self, dtype=np.dtype(dtype))
+
     def __len__(self) -> int:
         return len(self.value)
+
+    def __bool__(self) -> bool:
+        return bool(self._single("bool"))
+
+    def __float__(self) -> float:
+        return float(self._single("float"))
+
+    def __int__(self) -> int:
+        return int(self._single("int"))
+
+    def _single(self, what: str):
+        if self.value.size != 1:
+            raise ValueError(
+                f"{what}() of a TensorNode needs exactly one element, got shape {self.shape}; "
+                "reduce it first (e.g. .sum() or .any() on .value)"
+            )
+        return self.value.item()
+
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(node)``: the value, for nodes outside a graph. For a node that requires
+        grad it raises, since an array would silently cut the graph (use ``.value`` knowingly)."""
+        if self.requires_grad:
+            raise TypeError(
+                "np.asarray() of a TensorNode that requires grad would cut the graph; use "
+                "node.value (or node.detach()) for its array, or the node's own methods"
+            )
+        return self.value if dtype is None else self.value.astype(dtype)
 
     def __repr__(self) -> str:
         body = np.array2string(self.value, precision=4, separator=", ", threshold=20)
@@ -150,48 +171,44 @@ class TensorNode:
         return f"TensorNode({body}{extras})"
 
     # ----- operators -------------------------------------------------------------------------
-    # Python numbers take this node's dtype, as in PyTorch, so float32 stays float32.
+    # Python numbers are weak (PyTorch's rule): they take this node's dtype when they fit it.
 
-    def _constant(self, other) -> TensorNode:
-        """A constant leaf for the other operand of an operator (never a TensorNode here)."""
-        if isinstance(other, numbers.Number) and self.value.dtype.kind == "f":
-            return TensorNode(np.asarray(other, dtype=self.value.dtype))
+    def _operand(self, other) -> TensorNode:
+        if isinstance(other, TensorNode):
+            return other
+        if isinstance(other, numbers.Number) and not isinstance(other, np.generic):
+            return TensorNode(weak_constant(other, self.value.dtype))
         return TensorNode(other)
 
     def __add__(self, other) -> TensorNode:
-        if not isinstance(other, TensorNode):
-            other = self._constant(other)
-        return Add.do_forward(self, other)
+        return ops.Add.do_forward(self, self._operand(other))
 
     def __radd__(self, other) -> TensorNode:
-        return Add.do_forward(self._constant(other), self)
+        return ops.Add.do_forward(self._operand(other), self)
 
     def __sub__(self, other) -> TensorNode:
-        if not isinstance(other, TensorNode):
-            other = self._constant(other)
-        return Sub.do_forward(self, other)
+        return ops.Sub.do_forward(self, self._operand(other))
 
     def __rsub__(self, other) -> TensorNode:
-        return Sub.do_forward(self._constant(other), self)
+        return ops.Sub.do_forward(self._operand(other), self)
 
     def __mul__(self, other) -> TensorNode:
-        if not isinstance(other, TensorNode):
-            other = self._constant(other)
-        return Mul.do_forward(self, other)
+        return ops.Mul.do_forward(self, self._operand(other))
 
     def __rmul__(self, other) -> TensorNode:
-        return Mul.do_forward(self._constant(other), self)
+        return ops.Mul.do_forward(self._operand(other), self)
 
     def __truediv__(self, other) -> TensorNode:
-        if not isinstance(other, TensorNode):
-            other = self._constant(other)
-        return Div.do_forward(self, other)
+        return ops.Div.do_forward(self, self._operand(other))
 
     def __rtruediv__(self, other) -> TensorNode:
-        return Div.do_forward(self._constant(other), self)
+        return ops.Div.do_forward(self._operand(other), self)
 
     def __neg__(self) -> TensorNode:
-        return Neg.do_forward(self)
+        return ops.Neg.do_forward(self)
+
+    def __abs__(self) -> TensorNode:
+        return ops.Abs.do_forward(self)
 
     def __pow__(self, exponent) -> TensorNode:
         if isinstance(exponent, TensorNode):
@@ -199,7 +216,7 @@ class TensorNode:
                 "x ** y supports a constant exponent only; for a TensorNode exponent write "
                 "(y * x.log()).exp()"
             )
-        return Pow.do_forward(self, exponent=exponent)
+        return ops.Pow.do_forward(self, exponent=exponent)
 
     def __rpow__(self, base) -> TensorNode:
         # base ** x = exp(x * log(base)), which needs a constant positive base.
@@ -210,72 +227,196 @@ class TensorNode:
         return (self * float(np.log(base))).exp()
 
     def __matmul__(self, other) -> TensorNode:
-        return MatMul.do_forward(self, as_node(other))
+        return ops.MatMul.do_forward(self, self._operand(other))
 
     def __rmatmul__(self, other) -> TensorNode:
-        return MatMul.do_forward(as_node(other), self)
+        return ops.MatMul.do_forward(self._operand(other), self)
 
     def __getitem__(self, index) -> TensorNode:
-        return Select.do_forward(self, index=index)
+        return ops.Select.do_forward(self, index=index)
+
+    # Comparisons give constant boolean nodes, elementwise as in NumPy (no gradient flows
+    # through a comparison). Nodes still hash by identity, so they work as dict keys.
+    def __eq__(self, other) -> TensorNode:  # type: ignore[override]
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other) -> TensorNode:  # type: ignore[override]
+        return _compare(np.not_equal, self, other)
+
+    def __lt__(self, other) -> TensorNode:
+        return _compare(np.less, self, other)
+
+    def __le__(self, other) -> TensorNode:
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other) -> TensorNode:
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other) -> TensorNode:
+        return _compare(np.greater_equal, self, other)
+
+    __hash__ = object.__hash__
 
     # ----- methods ---------------------------------------------------------------------------
 
     def sum(self, axis=None, keepdims: bool = False) -> TensorNode:
-        return Sum.do_forward(self, axis=axis, keepdims=keepdims)
+        return ops.Sum.do_forward(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims: bool = False) -> TensorNode:
-        return Mean.do_forward(self, axis=axis, keepdims=keepdims)
+        return ops.Mean.do_forward(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims: bool = False) -> TensorNode:
-        return Max.do_forward(self, axis=axis, keepdims=keepdims)
+        return ops.Max.do_forward(self, axis=axis, keepdims=keepdims)
 
     def exp(self) -> TensorNode:
-        return Exp.do_forward(self)
+        return ops.Exp.do_forward(self)
 
     def log(self) -> TensorNode:
-        return Log.do_forward(self)
+        return ops.Log.do_forward(self)
 
     def relu(self) -> TensorNode:
-        return Relu.do_forward(self)
+        return ops.Relu.do_forward(self)
 
     def sigmoid(self) -> TensorNode:
-        return Sigmoid.do_forward(self)
+        return ops.Sigmoid.do_forward(self)
 
     def tanh(self) -> TensorNode:
-        return Tanh.do_forward(self)
+        return ops.Tanh.do_forward(self)
 
     def softmax(self, axis: int = -1) -> TensorNode:
-        return Softmax.do_forward(self, axis=axis)
+        return ops.Softmax.do_forward(self, axis=axis)
 
     def log_softmax(self, axis: int = -1) -> TensorNode:
-        return LogSoftmax.do_forward(self, axis=axis)
+        return ops.LogSoftmax.do_forward(self, axis=axis)
 
     def reshape(self, *shape) -> TensorNode:
         """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``; one axis may be -1."""
         if len(shape) == 1 and isinstance(shape[0], tuple | list):
             shape = tuple(shape[0])
-        return Reshape.do_forward(self, shape=shape)
+        return ops.Reshape.do_forward(self, shape=shape)
 
     def transpose(self, *axes) -> TensorNode:
         """Reverse the axes, or permute them: ``x.transpose(1, 0, 2)``."""
         if len(axes) == 1 and isinstance(axes[0], tuple | list):
             axes = tuple(axes[0])
-        return Transpose.do_forward(self, axes=axes or None)
+        return ops.Transpose.do_forward(self, axes=axes or None)
 
     @property
     def T(self) -> TensorNode:  # noqa: N802  (NumPy's name)
-        return Transpose.do_forward(self, axes=None)
+        return ops.Transpose.do_forward(self, axes=None)
 
     def expand(self, *shape) -> TensorNode:
         """Broadcast to ``shape`` as NumPy would, without copying."""
         if len(shape) == 1 and isinstance(shape[0], tuple | list):
             shape = tuple(shape[0])
-        return Expand.do_forward(self, shape=shape)
+        return ops.Expand.do_forward(self, shape=shape)
+
+    # ----- NumPy functions on nodes ----------------------------------------------------------
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """``np.exp(x)``, ``array * x`` and friends run the engine's ops; others raise."""
+        run = _UFUNCS.get(ufunc)
+        if method != "__call__" or kwargs or run is None:
+            raise TypeError(
+                f"np.{ufunc.__name__}{'' if method == '__call__' else '.' + method} is not "
+                "supported on TensorNodes (it would build an array of objects); use the node's "
+                "methods (x.exp(), x.sum(), ...) or write an Op"
+            )
+        return run(*inputs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """The few NumPy functions that backward formulas use (reshape, sum, ...)."""
+        run = _FUNCTIONS.get(func)
+        if run is None:
+            raise TypeError(
+                f"np.{func.__name__} is not supported on TensorNodes; use the node's methods "
+                "or write an Op (supported: " + ", ".join(f.__name__ for f in _FUNCTIONS) + ")"
+            )
+        return run(*args, **kwargs)
 
 
-# The ops import TensorNode, so they are imported after it is defined.
-from autograd.ops.activation import LogSoftmax, Relu, Sigmoid, Softmax, Tanh  # noqa: E402
-from autograd.ops.arithmetic import Add, Div, Exp, Log, Mul, Neg, Pow, Sub  # noqa: E402
-from autograd.ops.linalg import MatMul  # noqa: E402
-from autograd.ops.reduce import Max, Mean, Sum  # noqa: E402
-from autograd.ops.shape import Expand, Reshape, Select, Transpose  # noqa: E402
+def as_node(value) -> TensorNode:
+    """``value`` itself if it is a TensorNode, else a constant leaf holding it."""
+    return value if isinstance(value, TensorNode) else TensorNode(value)
+
+
+def _compare(compare, a, b) -> TensorNode:
+    """A constant boolean node: comparisons have no gradient."""
+    return TensorNode(np.asarray(compare(_raw(a), _raw(b))))
+
+
+def _raw(x):
+    return x.value if isinstance(x, TensorNode) else x
+
+
+def _binary(op):
+    """``np.add(a, b)`` and friends with any operand a node: the op, with the other as constant."""
+
+    def run(a, b):
+        if isinstance(a, TensorNode):
+            return op.do_forward(a, a._operand(b))
+        return op.do_forward(b._operand(a), b)
+
+    return run
+
+
+def _method(name):
+    return lambda x, *args, **kwargs: getattr(as_node(x), name)(*args, **kwargs)
+
+
+def _expand_dims(x, axis):
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    shape = list(x.shape)
+    for a in sorted(a % (len(shape) + len(axes)) for a in axes):
+        shape.insert(a, 1)
+    return x.reshape(tuple(shape))
+
+
+def _swapaxes(x, axis1, axis2):
+    axes = list(range(x.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return x.transpose(tuple(axes))
+
+
+def _power(x, exponent):
+    if isinstance(exponent, TensorNode):
+        raise TypeError("np.power(x, y) with a TensorNode exponent: write (y * x.log()).exp()")
+    return as_node(x) ** (exponent.item() if isinstance(exponent, np.ndarray) else exponent)
+
+
+_UFUNCS = {
+    np.add: _binary(ops.Add),
+    np.subtract: _binary(ops.Sub),
+    np.multiply: _binary(ops.Mul),
+    np.true_divide: _binary(ops.Div),
+    np.matmul: _binary(ops.MatMul),
+    np.power: _power,
+    np.negative: _method("__neg__"),
+    np.absolute: _method("__abs__"),
+    np.exp: _method("exp"),
+    np.log: _method("log"),
+    np.tanh: _method("tanh"),
+    np.equal: lambda a, b: _compare(np.equal, a, b),
+    np.not_equal: lambda a, b: _compare(np.not_equal, a, b),
+    np.less: lambda a, b: _compare(np.less, a, b),
+    np.less_equal: lambda a, b: _compare(np.less_equal, a, b),
+    np.greater: lambda a, b: _compare(np.greater, a, b),
+    np.greater_equal: lambda a, b: _compare(np.greater_equal, a, b),
+    np.sign: lambda x: TensorNode(np.sign(_raw(x))),
+    np.isfinite: lambda x: TensorNode(np.isfinite(_raw(x))),
+}
+
+_FUNCTIONS = {
+    np.reshape: lambda x, shape: as_node(x).reshape(shape),
+    np.transpose: lambda x, axes=None: as_node(x).transpose(axes or ()),
+    np.swapaxes: _swapaxes,
+    np.expand_dims: lambda x, axis: _expand_dims(as_node(x), axis),
+    np.broadcast_to: lambda x, shape: as_node(x).expand(shape),
+    np.sum: lambda x, axis=None, keepdims=False: as_node(x).sum(axis, keepdims),
+    np.mean: lambda x, axis=None, keepdims=False: as_node(x).mean(axis, keepdims),
+    np.max: lambda x, axis=None, keepdims=False: as_node(x).max(axis, keepdims),
+    np.zeros_like: lambda x, dtype=None: TensorNode(np.zeros_like(_raw(x), dtype=dtype)),
+    np.ones_like: lambda x, dtype=None: TensorNode(np.ones_like(_raw(x), dtype=dtype)),
+    np.shape: lambda x: x.shape,
+    np.ndim: lambda x: x.ndim,
+}

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from autograd.graph import OpNode, topological_order
+from autograd.graph import walk
 from autograd.tensor import TensorNode
 
 INSTALL_GRAPHVIZ_PACKAGE = (
@@ -186,7 +186,7 @@ def _describe(root, show_values, show_grads, names, collapse) -> dict:
     """Walk the graph once and describe every node and edge as plain dicts."""
     if not isinstance(root, TensorNode):
         raise TypeError(f"expected the TensorNode whose graph to draw, got {type(root).__name__}")
-    ops = _ops_in_visit_order(root)
+    ops, reached = walk([root])  # reached[op]: its outputs on some path to the root
     visit_order = {id(op_node): step for step, op_node in enumerate(ops, start=1)}
     tensor_names, module_paths = _names(names)
     scopes = _Scopes(ops, module_paths)
@@ -212,7 +212,7 @@ def _describe(root, show_values, show_grads, names, collapse) -> dict:
         for x in op_node.inputs:
             tensors.setdefault(id(x), x)
             consumers.setdefault(id(x), set()).add(group)
-        for output in op_node.outputs:
+        for output in reached[op_node]:
             if output is not None:
                 tensors.setdefault(id(output), output)
                 producer[id(output)] = group
@@ -265,19 +265,12 @@ def _describe(root, show_values, show_grads, names, collapse) -> dict:
                 add_edge(tensor_ids[id(x)], group, index)
             elif producer.get(id(x)) != group:
                 add_edge(tensor_ids[id(x)], group)
-        for output in op_node.outputs:
+        for output in reached[op_node]:
             if output is not None and not hidden(id(output)):
                 add_tensor(id(output), scope)
                 add_edge(group, tensor_ids[id(output)])
     add_tensor(id(root), ())  # a root without a graph: a leaf, or made under no_grad
     return {"nodes": nodes, "edges": edges}
-
-
-def _ops_in_visit_order(root: TensorNode) -> list[OpNode]:
-    """The OpNodes behind ``root``, in the order the backward pass visits them."""
-    if root.source is None:
-        return []
-    return topological_order(root.source)
 
 
 def _describe_tensor(tensor, is_root, tensor_names, show_values, show_grads) -> dict:

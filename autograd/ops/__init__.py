@@ -1,15 +1,18 @@
-"""The ops, one module per family. Each op states its forward and backward in its docstring."""
+"""The ops, one module per family. Each op states its forward and backward in its docstring.
+
+This is the one list of the package's ops; ``autograd`` exports exactly these.
+"""
 
 from autograd.ops.activation import LogSoftmax, Relu, Sigmoid, Softmax, Tanh
-from autograd.ops.arithmetic import Add, Div, Exp, Log, Mul, Neg, Pow, Sub
+from autograd.ops.arithmetic import Abs, Add, Div, Exp, Log, Mul, Neg, Pow, Sub
 from autograd.ops.linalg import MatMul
 from autograd.ops.loss import SoftmaxCrossEntropy
 from autograd.ops.normalization import BatchNorm
 from autograd.ops.reduce import Max, Mean, Sum
-from autograd.ops.shape import Expand, Reshape, Select, Transpose
+from autograd.ops.shape import Cast, Expand, Reshape, Scatter, Select, Transpose
 
 __all__ = [
-    "Add", "BatchNorm", "Div", "Exp", "Expand", "Log", "LogSoftmax", "MatMul", "Max", "Mean",
-    "Mul", "Neg", "Pow", "Relu", "Reshape", "Select", "Sigmoid", "Softmax",
-    "SoftmaxCrossEntropy", "Sub", "Sum", "Tanh", "Transpose",
+    "Abs", "Add", "BatchNorm", "Cast", "Div", "Exp", "Expand", "Log", "LogSoftmax", "MatMul",
+    "Max", "Mean", "Mul", "Neg", "Pow", "Relu", "Reshape", "Scatter", "Select", "Sigmoid",
+    "Softmax", "SoftmaxCrossEntropy", "Sub", "Sum", "Tanh", "Transpose",
 ]  # fmt: skip

@@ -11,6 +11,8 @@ from autograd.ops.reduce import normalize_axes
 class Relu(Op):
     """y = max(x, 0);  dL/dx = dL/dy * (y > 0)"""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(context, x):
         y = np.maximum(x, 0)
@@ -32,6 +34,8 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
 class Sigmoid(Op):
     """y = 1 / (1 + exp(-x));  dL/dx = dL/dy * y * (1 - y)"""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(context, x):
         y = stable_sigmoid(x)
@@ -47,6 +51,8 @@ class Sigmoid(Op):
 class Tanh(Op):
     """y = tanh(x);  dL/dx = dL/dy * (1 - y^2)"""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(context, x):
         y = np.tanh(x)
@@ -61,6 +67,8 @@ class Tanh(Op):
 
 class Softmax(Op):
     """y = exp(x) / sum(exp(x)) along axis;  dL/dx = y * (dL/dy - sum(dL/dy * y))"""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(context, x, axis=-1):
@@ -78,6 +86,8 @@ class Softmax(Op):
 
 class LogSoftmax(Op):
     """y = x - log(sum(exp(x))) along axis;  dL/dx = dL/dy - exp(y) * sum(dL/dy)"""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(context, x, axis=-1):

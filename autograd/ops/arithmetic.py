@@ -1,5 +1,6 @@
 """Elementwise arithmetic. Inputs of different shapes are broadcast by Expand nodes first,
-so every op here sees arrays of one shape and its backward needs no reduction."""
+so every op here sees arrays of one shape and its backward needs no reduction. Every backward
+here reads the same on arrays and on TensorNodes, so gradients of gradients flow."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ class Add(Op):
     """y = a + b;  dL/da = dL/dy,  dL/db = dL/dy"""
 
     broadcasts = True
+    differentiable_backward = True
 
     @staticmethod
     def forward(context, a, b):
@@ -26,6 +28,7 @@ class Sub(Op):
     """y = a - b;  dL/da = dL/dy,  dL/db = -dL/dy"""
 
     broadcasts = True
+    differentiable_backward = True
 
     @staticmethod
     def forward(context, a, b):
@@ -41,6 +44,7 @@ class Mul(Op):
     """y = a * b;  dL/da = dL/dy * b,  dL/db = dL/dy * a"""
 
     broadcasts = True
+    differentiable_backward = True
 
     @staticmethod
     def forward(context, a, b):
@@ -59,6 +63,7 @@ class Div(Op):
     """y = a / b;  dL/da = dL/dy / b,  dL/db = -dL/dy * y / b"""
 
     broadcasts = True
+    differentiable_backward = True
 
     @staticmethod
     def forward(context, a, b):
@@ -77,6 +82,8 @@ class Div(Op):
 class Neg(Op):
     """y = -x;  dL/dx = -dL/dy"""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(context, x):
         return -x
@@ -88,6 +95,8 @@ class Neg(Op):
 
 class Pow(Op):
     """y = x ** p for a constant p;  dL/dx = dL/dy * p * x ** (p - 1)"""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(context, x, exponent):
@@ -108,8 +117,25 @@ class Pow(Op):
         return grad_output * p * np.power(x, p - 1)
 
 
+class Abs(Op):
+    """y = |x|;  dL/dx = dL/dy * sign(x)   (0 at x = 0, as in PyTorch)"""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(context, x):
+        context["x"] = x
+        return np.abs(x)
+
+    @staticmethod
+    def backward(context, grad_output):
+        return grad_output * np.sign(context["x"])
+
+
 class Exp(Op):
     """y = exp(x);  dL/dx = dL/dy * y"""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(context, x):
@@ -124,6 +150,8 @@ class Exp(Op):
 
 class Log(Op):
     """y = log(x);  dL/dx = dL/dy / x"""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(context, x):

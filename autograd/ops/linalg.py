@@ -16,6 +16,9 @@ class MatMul(Op):
     is treated as a row (for a) or a column (for b) vector, as np.matmul does)
     """
 
+    promotes = True
+    differentiable_backward = True
+
     @staticmethod
     def forward(context, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -49,8 +52,8 @@ class MatMul(Op):
             return grad_a, grad_b
 
         # Promote 1-D operands to matrices as np.matmul does, then undo it at the end.
-        a2 = a[np.newaxis, :] if a.ndim == 1 else a
-        b2 = b[:, np.newaxis] if b.ndim == 1 else b
+        a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
+        b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
         g = grad_output
         if b.ndim == 1:  # restore the column axis first: for 1-D @ 1-D, g is 0-d
             g = np.expand_dims(g, -1)
@@ -58,7 +61,13 @@ class MatMul(Op):
             g = np.expand_dims(g, -2)
         grad_a = grad_b = None
         if needs_a:
-            grad_a = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+            grad_a = unbroadcast(g @ _swap_last(b2), a2.shape).reshape(a.shape)
         if needs_b:
-            grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ g, b2.shape).reshape(b.shape)
+            grad_b = unbroadcast(_swap_last(a2) @ g, b2.shape).reshape(b.shape)
         return grad_a, grad_b
+
+
+def _swap_last(x):
+    """The last two axes swapped (an array or a TensorNode)."""
+    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return x.transpose(axes)

@@ -11,9 +11,17 @@ from autograd.op import Op
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def check_class_labels(op_name: str, scores_name: str, scores_shape: tuple, labels) -> np.ndarray:
-    """``labels`` as an integer array of shape (n,) with values in [0, classes), for scores of
-    shape (n, classes); otherwise an error that names the op, both shapes and the fix.
+def check_reduction(op_name: str, reduction) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op_name}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def check_class_labels(
+    op_name: str, scores_name: str, scores_shape: tuple, labels, ignore_index: int = -100
+) -> np.ndarray:
+    """``labels`` as an integer array of shape (n,) with values in [0, classes) or equal to
+    ``ignore_index``, for scores of shape (n, classes); otherwise an error that names the op, both
+    shapes and the fix.
 
     >>> check_class_labels("nll_loss", "log_probs", (3, 4), [0, 3, 1])
     array([0, 3, 1])
@@ -30,53 +38,67 @@ def check_class_labels(op_name: str, scores_name: str, scores_shape: tuple, labe
             "convert with labels.astype(np.int64)"
         )
     classes = scores_shape[1]
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+    counted = labels[labels != ignore_index]
+    if counted.size and (counted.min() < 0 or counted.max() >= classes):
         raise ValueError(
             f"{op_name}: labels must lie in [0, {classes}) for {classes} classes, got values "
-            f"from {labels.min()} to {labels.max()}"
+            f"from {counted.min()} to {counted.max()} (labels equal to ignore_index="
+            f"{ignore_index} are skipped)"
         )
     return labels
 
 
 class SoftmaxCrossEntropy(Op):
-    """p = softmax(logits_i);  loss_i = -log p_i[label_i], averaged (or summed) over the batch;
-    dL/dlogits_i = dL/dloss * (p_i - onehot(label_i)) / n   (n = 1 for "sum")
+    """p = softmax(logits_i);  loss_i = -log p_i[label_i], averaged (or summed) over the rows
+    whose label is not ``ignore_index``;
+    dL/dlogits_i = dL/dloss * (p_i - onehot(label_i)) / n   (n = 1 for "sum"; 0 for ignored rows)
 
     ``logits`` has shape (n, classes); ``labels`` is an integer array of shape (n,), given as a
-    constant: ``SoftmaxCrossEntropy.do_forward(logits, labels=y)``.
+    constant: ``SoftmaxCrossEntropy.do_forward(logits, labels=y)``. The mean over no rows is NaN,
+    as in PyTorch.
     """
 
+    differentiable_backward = True
+
     @staticmethod
-    def forward(context, logits, labels, reduction="mean"):
-        if reduction not in REDUCTIONS:
-            raise ValueError(
-                f"SoftmaxCrossEntropy: reduction must be one of {REDUCTIONS}, got {reduction!r}"
-            )
-        labels = check_class_labels("SoftmaxCrossEntropy", "logits", logits.shape, labels)
+    def forward(context, logits, labels, reduction="mean", ignore_index=-100):
+        check_reduction("SoftmaxCrossEntropy", reduction)
+        labels = check_class_labels(
+            "SoftmaxCrossEntropy", "logits", logits.shape, labels, ignore_index
+        )
+        counted = labels != ignore_index
+        picked = np.where(counted, labels, 0)
         rows = np.arange(len(labels))
         # -log p[label] = log(sum(exp(shifted))) - shifted[label], with the row max subtracted
         # first so that exp never overflows.
-        shifted = logits - logits.max(axis=1, keepdims=True)
+        shifted = logits - logits.max(axis=1, keepdims=True, initial=-np.inf)
         probabilities = np.exp(shifted)
         totals = probabilities.sum(axis=1, keepdims=True)
-        losses = np.log(totals[:, 0]) - shifted[rows, labels]
+        losses = (np.log(totals[:, 0]) - shifted[rows, picked]) * counted
         probabilities /= totals  # the softmax, kept for backward
-        context["probabilities"], context["labels"], context["reduction"] = (
-            probabilities,
-            labels,
-            reduction,
-        )
+        context["logits"], context["probabilities"] = logits, probabilities
+        context["labels"], context["counted"], context["reduction"] = picked, counted, reduction
         if reduction == "none":
             return losses
-        total = losses.sum()
-        return np.asarray(total / max(len(labels), 1) if reduction == "mean" else total)
+        total = losses.sum(dtype=logits.dtype)
+        if reduction == "sum":
+            return np.asarray(total)
+        count = counted.sum()
+        return np.asarray(total / count if count else np.nan, dtype=logits.dtype)
 
     @staticmethod
     def backward(context, grad_output):
-        labels, reduction = context["labels"], context["reduction"]
-        grad = context["probabilities"].copy()  # a copy: retain_graph may run backward again
-        grad[np.arange(len(labels)), labels] -= 1
+        labels, counted, reduction = context["labels"], context["counted"], context["reduction"]
+        if isinstance(grad_output, np.ndarray):
+            probabilities = context["probabilities"]
+        else:  # create_graph: recomputed from the logits, so the new graph depends on them
+            probabilities = context["logits"].softmax(axis=1)
+        onehot = np.zeros(probabilities.shape, dtype=probabilities.dtype)
+        onehot[np.arange(len(labels)), labels] = 1
+        weights = counted.astype(probabilities.dtype)[:, np.newaxis]  # 0 for ignored rows
         if reduction == "none":
-            return grad * grad_output[:, np.newaxis]
-        grad *= grad_output / len(labels) if reduction == "mean" else grad_output
-        return grad
+            weights = weights * grad_output.reshape((len(labels), 1))
+        else:
+            count = counted.sum() if reduction == "mean" else 1
+            weights = weights * (grad_output / count if count else grad_output * np.nan)
+        return (probabilities - onehot) * weights

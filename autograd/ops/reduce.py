@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograd.dtypes import weak_constant
 from autograd.errors import ShapeError
 from autograd.op import Op
 
@@ -35,6 +36,8 @@ def _grad_to_input(grad_output, axes, keepdims, input_shape):
 class Sum(Op):
     """y = sum of x over axes;  dL/dx = dL/dy broadcast back over the summed axes"""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(context, x, axis=None, keepdims=False):
         axes = normalize_axes("Sum", axis, x.ndim)
@@ -51,6 +54,8 @@ class Sum(Op):
 class Mean(Op):
     """y = mean of x over axes (n elements each);  dL/dx = dL/dy / n, broadcast back"""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(context, x, axis=None, keepdims=False):
         axes = normalize_axes("Mean", axis, x.ndim)
@@ -63,7 +68,9 @@ class Mean(Op):
 
     @staticmethod
     def backward(context, grad_output):
-        grad = grad_output / np.asarray(context["count"], dtype=grad_output.dtype)
+        # The count as a 0-d array that keeps float16 gradients from overflowing (70,000 > the
+        # largest float16): the division runs in float32 and the engine casts back, as PyTorch.
+        grad = grad_output / weak_constant(context["count"], grad_output.dtype)
         return _grad_to_input(grad, context["axes"], context["keepdims"], context["input_shape"])
 
 
@@ -71,20 +78,21 @@ class Max(Op):
     """y = max of x over axes;  dL/dx = dL/dy where x equals the max, else 0
     (ties share the gradient equally, as torch.amax does)"""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(context, x, axis=None, keepdims=False):
         axes = normalize_axes("Max", axis, x.ndim)
         if any(x.shape[a] == 0 for a in axes):
             raise ShapeError(f"Max: cannot take the max over empty axes {axes} of shape {x.shape}")
         y = x.max(axis=axes, keepdims=True)
-        context["x"], context["y"], context["axes"], context["keepdims"] = x, y, axes, keepdims
+        context["is_max"], context["axes"], context["keepdims"] = x == y, axes, keepdims
         return np.asarray(y if keepdims else np.squeeze(y, axis=axes))
 
     @staticmethod
     def backward(context, grad_output):
-        x, axes = context["x"], context["axes"]
-        is_max = x == context["y"]
-        ties = is_max.sum(axis=axes, keepdims=True, dtype=x.dtype)
+        is_max, axes = context["is_max"], context["axes"]
+        ties = is_max.sum(axis=axes, keepdims=True, dtype=grad_output.dtype)
         if not context["keepdims"]:
             grad_output = np.expand_dims(grad_output, axes)
         return is_max * (grad_output / ties)

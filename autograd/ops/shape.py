@@ -4,22 +4,66 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograd.dtypes import result_type
 from autograd.errors import ShapeError
 from autograd.op import Op
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def broadcast(op, nodes: tuple) -> tuple[tuple, np.dtype | None]:
+    """Align an op's inputs: elementwise ops get one shape, by Expand nodes inserted as NumPy
+    broadcasting would; and when the dtypes differ, the dtype of the output (dtypes.py).
+
+    This is the one place broadcasting happens, so it is visible in the graph, and its backward
+    (``unbroadcast``, a sum over the broadcast axes) is written once, in Expand.
+    """
+    first = nodes[0].value
+    dtype = None
+    for x in nodes:
+        if x.value.dtype != first.dtype:
+            dtype = result_type([x.value for x in nodes])
+            break
+    if op.broadcasts:
+        for x in nodes:
+            if x.value.shape != first.shape:
+                target = broadcast_shape(op.__name__, [x.value.shape for x in nodes])
+                nodes = tuple(
+                    [y if y.value.shape == target else Expand.do_forward(y, shape=target) for y in nodes]
+                )
+                break
+    return nodes, dtype
+
+
+def broadcast_shape(op_name: str, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """NumPy's rule: align shapes from the right; each axis must agree or be 1.
+
+    >>> broadcast_shape("Add", [(128, 256), (256,)])
+    (128, 256)
+    """
+    ndim = max(len(shape) for shape in shapes)
+    padded = [(1,) * (ndim - len(shape)) + shape for shape in shapes]
+    target = []
+    for sizes in zip(*padded):
+        wanted = {size for size in sizes if size != 1}
+        if len(wanted) > 1:
+            listed = " and ".join(str(shape) for shape in shapes)
+            raise ShapeError(
+                f"{op_name}: shapes {listed} do not broadcast: aligned from the right, each "
+                "pair of axes must be equal or one of them 1"
+            )
+        target.append(wanted.pop() if wanted else 1)
+    return tuple(target)
+
+
+def unbroadcast(grad, shape: tuple[int, ...]):
     """Sum ``grad`` over the axes that broadcasting added or stretched, back down to ``shape``.
 
-    The one place where the backward of broadcasting lives (Expand and MatMul use it).
+    The backward of broadcasting (Expand and MatMul's batch axes use it); arrays or TensorNodes.
 
     >>> unbroadcast(np.ones((4, 2, 3)), (2, 1)).tolist()
     [[12.0], [12.0]]
     """
     if grad.shape == shape:
         return grad
-    if grad.shape[1:] == shape:  # a bias: one new leading axis, the common case
-        return grad.sum(axis=0)
     leading = grad.ndim - len(shape)
     stretched = tuple(
         leading + i for i, n in enumerate(shape) if n == 1 and grad.shape[leading + i] != 1
@@ -32,6 +76,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 class Expand(Op):
     """y = broadcast_to(x, shape), a view;  dL/dx = dL/dy summed over the broadcast axes"""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(context, x, shape):
@@ -54,6 +100,8 @@ class Expand(Op):
 class Reshape(Op):
     """y = x.reshape(shape);  dL/dx = dL/dy.reshape(x.shape)"""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(context, x, shape):
         shape = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
@@ -74,6 +122,8 @@ class Reshape(Op):
 
 class Transpose(Op):
     """y = x.transpose(axes) (reversed when axes is None);  dL/dx = dL/dy.transpose(inverse)"""
+
+    differentiable_backward = True
 
     @staticmethod
     def forward(context, x, axes=None):
@@ -110,6 +160,8 @@ class Select(Op):
     """y = x[index] (ints, slices, integer or boolean arrays);
     dL/dx = zeros of x's shape with dL/dy added at index (repeated indices accumulate)"""
 
+    differentiable_backward = True
+
     @staticmethod
     def forward(context, x, index):
         if isinstance(index, tuple):
@@ -120,15 +172,50 @@ class Select(Op):
             y = x[index]
         except IndexError as error:
             raise IndexError(f"Select: index invalid for shape {x.shape}: {error}") from None
-        context["index"], context["input_shape"], context["dtype"] = index, x.shape, x.dtype
+        context["index"], context["input_shape"] = index, x.shape
         return y
 
     @staticmethod
     def backward(context, grad_output):
-        index = context["index"]
-        grad = np.zeros(context["input_shape"], dtype=context["dtype"])
+        index, shape = context["index"], context["input_shape"]
+        if isinstance(grad_output, np.ndarray):
+            return Scatter.forward({}, grad_output, index=index, shape=shape)
+        return Scatter.do_forward(grad_output, index=index, shape=shape)
+
+
+class Scatter(Op):
+    """y = zeros(shape) with x added at index (repeated indices accumulate);  dL/dx = dL/dy[index]
+
+    Select's backward, as an op of its own so that it can be differentiated again.
+    """
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(context, x, index, shape):
+        context["index"] = index
+        y = np.zeros(shape, dtype=x.dtype)
         if _is_basic_index(index):
-            grad[index] = grad_output
+            y[index] = x
         else:
-            np.add.at(grad, index, grad_output)
-        return grad
+            np.add.at(y, index, x)
+        return y
+
+    @staticmethod
+    def backward(context, grad_output):
+        return grad_output[context["index"]]
+
+
+class Cast(Op):
+    """y = x as another dtype;  dL/dx = dL/dy as x's dtype"""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(context, x, dtype):
+        context["input_dtype"] = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(context, grad_output):
+        return grad_output.astype(context["input_dtype"])

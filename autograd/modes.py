@@ -1,0 +1,92 @@
+"""Per-thread switches: grad mode, anomaly mode and the scope that labels new ops.
+
+Each thread has its own, as in PyTorch: a ``no_grad()`` block in one thread never turns off
+recording in another, and blocks that overlap in time cannot leave the switch in the wrong state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+
+class _Modes(threading.local):
+    """The switches of the current thread (class attributes are each new thread's defaults)."""
+
+    grad_enabled = True
+    anomaly_enabled = False
+    scope: tuple = ()  # what is building the graph now, outermost first
+
+
+modes = _Modes()
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Build no graph inside the block: for evaluation and parameter updates.
+
+    >>> with no_grad():
+    ...     y = w * 2      # y.source is None, y.requires_grad is False
+    """
+    previous, modes.grad_enabled = modes.grad_enabled, False
+    try:
+        yield
+    finally:
+        modes.grad_enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record the graph inside the block, even within ``no_grad()``.
+
+    >>> with no_grad(), enable_grad():
+    ...     y = w * 2      # y.source is the Mul OpNode
+    """
+    previous, modes.grad_enabled = modes.grad_enabled, True
+    try:
+        yield
+    finally:
+        modes.grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad()`` (in this thread)."""
+    return modes.grad_enabled
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Stop at the first op that makes a NaN or an infinity, in forward or in backward.
+
+    >>> with detect_anomaly():
+    ...     (x.log() * 0).sum().backward()   # AnomalyError: Log produced -inf, created at ...
+    """
+    previous, modes.anomaly_enabled = modes.anomaly_enabled, True
+    try:
+        yield
+    finally:
+        modes.anomaly_enabled = previous
+
+
+class scope:  # noqa: N801  (used like a function: ``with scope(owner):``)
+    """Label the ops created inside the block with ``owner`` (a name, or a module).
+
+    nn.Module wraps its forward in this, so a picture of the graph can box each layer's ops.
+    (A class rather than a generator: it runs on every module call, and this is cheaper.)
+
+    >>> with scope("encoder"):
+    ...     h = (x @ w).relu()        # h.source.scope == ("encoder",)
+    """
+
+    __slots__ = ("owner", "previous")
+
+    def __init__(self, owner) -> None:
+        self.owner = owner
+
+    def __enter__(self) -> None:
+        self.previous = modes.scope
+        modes.scope = self.previous + (self.owner,)
+
+    def __exit__(self, *exc_info) -> None:
+        modes.scope = self.previous
