@@ -179,9 +179,7 @@ def grad(
     return tuple(result)
 
 
-def run_backward(
-    roots, seeds, retain_graph, create_graph, retain_grads, caller, wanted=()
-) -> dict:
+def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, caller, wanted=()) -> dict:
     """The backward pass. Returns the summed gradients of every leaf reached and of the
     ``wanted`` nodes (arrays, or TensorNodes of a new graph when ``create_graph``), and the
     gradients of the intermediate nodes that retain theirs.

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from autograd.graph import walk
+from autograd.graph import OpNode, walk
 from autograd.tensor import TensorNode
 
 INSTALL_GRAPHVIZ_PACKAGE = (

@@ -27,7 +27,7 @@ def broadcast(op, nodes: tuple) -> tuple[tuple, np.dtype | None]:
             if x.value.shape != first.shape:
                 target = broadcast_shape(op.__name__, [x.value.shape for x in nodes])
                 nodes = tuple(
-                    [y if y.value.shape == target else Expand.do_forward(y, shape=target) for y in nodes]
+                    [y if y.shape == target else Expand.do_forward(y, shape=target) for y in nodes]
                 )
                 break
     return nodes, dtype

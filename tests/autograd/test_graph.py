@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 import autograd
-from autograd.graph import walk
 from autograd import (
     AnomalyError,
     GradientError,
@@ -27,6 +26,7 @@ from autograd import (
     no_grad,
     scope,
 )
+from autograd.graph import walk
 
 THIS_FILE = Path(__file__).name
 
@@ -417,7 +417,9 @@ def test_backward_from_a_non_scalar_without_grad_is_a_gradient_error_naming_the_
 
 
 def test_backward_with_a_grad_of_the_wrong_shape_is_a_shape_error():
-    with pytest.raises(ShapeError, match=r"gradient has shape \(2,\) but the output has shape \(3,\)"):
+    with pytest.raises(
+        ShapeError, match=r"gradient has shape \(2,\) but the output has shape \(3,\)"
+    ):
         (leaf(1.0, 2.0, 3.0) * 2.0).backward(grad=np.ones(2))
 
 
