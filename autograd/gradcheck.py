@@ -279,15 +279,19 @@ def _float64_copies(
 ) -> list[TensorNode]:
     """Fresh leaves: checked inputs in float64 (laid out as asked), the others as they are."""
     return [
-        TensorNode(_laid_out(x.value.astype(np.float64), layout), requires_grad=True, name=x.name)
+        TensorNode(laid_out(x.value.astype(np.float64), layout), requires_grad=True, name=x.name)
         if i in checked
         else TensorNode(x.value.copy(), name=x.name)
         for i, x in enumerate(nodes)
     ]
 
 
-def _laid_out(array: np.ndarray, layout: str) -> np.ndarray:
-    """The same values, stored contiguously, transposed (Fortran order), or strided."""
+def laid_out(array: np.ndarray, layout: str) -> np.ndarray:
+    """The same values, stored contiguously, transposed (Fortran order), or strided.
+
+    >>> laid_out(np.ones((2, 3)), "strided").strides    # every other float64 of a buffer
+    (48, 16)
+    """
     if layout == "transposed":
         return np.array(array, order="F")
     if layout == "strided":

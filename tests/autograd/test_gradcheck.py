@@ -6,10 +6,13 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import autograd
 from autograd import GradcheckError, GradientError, Op, TensorNode, gradcheck
-from autograd.gradcheck import gradgradcheck, numerical_gradient
+from autograd.gradcheck import LAYOUTS, gradgradcheck, laid_out, numerical_gradient
+from autograd.testing import arrays
 
 
 class SquareWithOneWrongElement(Op):
@@ -150,6 +153,14 @@ def test_numerical_gradient_nudges_non_contiguous_values_through_the_view(value)
     np.testing.assert_allclose(grad, 2 * value, rtol=1e-9)
 
 
+@given(arrays(), st.sampled_from(LAYOUTS))
+def test_numerical_gradient_is_the_same_for_every_layout(value, layout):
+    x = TensorNode(laid_out(value, layout))
+    grad = numerical_gradient(lambda x: (x * x * x).sum(), [x], 0, eps=1e-4)
+    np.testing.assert_allclose(grad, 3 * value**2, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(x.value, value)
+
+
 # ----- non-scalar outputs: the whole output is checked, with random weights ------------------
 
 
@@ -178,6 +189,14 @@ def test_a_backward_that_ignores_grad_output_is_caught_on_the_op_itself(shape):
     x = np.linspace(-1, 1, 6)[: int(np.prod(shape))].reshape(shape)
     assert gradcheck(lambda x: Triple.do_forward(x), [x])
     with pytest.raises(GradcheckError, match=r"random v; it passed for v = 1, so backward misuses"):
+        gradcheck(lambda x: TripleIgnoresGradOutput.do_forward(x), [x])
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(min_value=-2.0, max_value=2.0))
+def test_ignoring_grad_output_is_caught_for_every_drawn_shape(x):
+    assert gradcheck(lambda x: Triple.do_forward(x), [x])
+    with pytest.raises(GradcheckError, match="misuses grad_output"):
         gradcheck(lambda x: TripleIgnoresGradOutput.do_forward(x), [x])
 
 
