@@ -3,16 +3,18 @@
     >>> from autograd.testing import arrays, property_test
     >>> property_test(lambda x: x.tanh(), arrays())          # 50 drawn shapes and values
 
-``check_gradients`` makes three promises about one set of inputs, and ``property_test`` checks
+``check_gradients`` makes these promises about one set of inputs, and ``property_test`` checks
 them over many drawn inputs:
 
-1. backward agrees with central differences in float64 (via ``autograd.gradcheck``);
+1. backward agrees with central differences in float64, for every output element, for
+   contiguous, transposed and strided inputs; each op's backward leaves ``grad_output`` and
+   its saved values alone and gives the same result twice (all via ``autograd.gradcheck``);
 2. every float input gets one gradient of its own shape and dtype: float32 in, float32 out
    (for an Op class, its own backward is also asked directly, since the engine would cast a
    float64 gradient back silently);
-3. neither forward nor backward modifies the inputs.
-
-Non-scalar outputs are reduced with fixed random weights, so every output element is tested.
+3. neither forward nor backward modifies the inputs;
+4. with ``order=2``, second derivatives agree with central differences of the first
+   (via ``autograd.gradcheck.gradgradcheck``).
 Needs hypothesis (``pip install autograd-nn[test]``); the engine itself does not.
 """
 
@@ -25,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograd.gradcheck import gradcheck
+from autograd.gradcheck import gradcheck, gradgradcheck, weighted_sum
 from autograd.op import Op
 from autograd.tensor import TensorNode
 
@@ -127,21 +129,6 @@ def _as_function(fn) -> Callable[..., TensorNode]:
     return fn
 
 
-def _reduce_to_scalar(fn, weights: list[np.ndarray]):
-    """fn's outputs contracted with fixed weights into one scalar, so all elements count."""
-
-    def scalar_fn(*nodes):
-        outputs = fn(*nodes)
-        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-        total = None
-        for output, weight in zip(outputs, weights, strict=True):
-            term = (output * weight.astype(output.value.dtype)).sum()
-            total = term if total is None else total + term
-        return total
-
-    return scalar_fn
-
-
 def check_gradients(
     fn,
     *inputs: np.ndarray,
@@ -149,11 +136,13 @@ def check_gradients(
     atol: float = 1e-5,
     rtol: float = 1e-3,
     check_float32: bool = True,
+    order: int = 1,
 ) -> None:
-    """Assert the three promises above for ``fn`` (a function of TensorNodes, or an Op class)
-    on these arrays. Float inputs are differentiated; integer inputs are passed as constants.
+    """Assert the promises above for ``fn`` (a function of TensorNodes, or an Op class) on
+    these arrays. Float inputs are differentiated; integer inputs are passed as constants.
 
     >>> check_gradients(lambda a, b: a @ b, np.random.randn(2, 3), np.random.randn(3))
+    >>> check_gradients(Tanh, np.random.randn(2, 3), order=2)   # second derivatives too
     """
     op = fn if isinstance(fn, type) and issubclass(fn, Op) else None
     fn = _as_function(fn)
@@ -167,10 +156,12 @@ def check_gradients(
         ]
 
     probe = fn(*nodes(np.float64))
-    probe = probe if isinstance(probe, tuple) else (probe,)
+    probe = _outputs(probe)
     rng = np.random.default_rng(0)
     weights = [rng.uniform(0.5, 1.5, output.value.shape) for output in probe]
-    scalar_fn = _reduce_to_scalar(fn, weights)
+
+    def scalar_fn(*nodes):
+        return weighted_sum(_outputs(fn(*nodes)), weights)
 
     # Promises 2 and 3 first: a changed input or dtype also upsets gradcheck, less clearly.
     _check_dtypes_and_inputs(scalar_fn, nodes(np.float32 if check_float32 else np.float64))
@@ -178,7 +169,13 @@ def check_gradients(
         _check_op_backward_dtypes(
             op, [x.astype(np.float32) if f else x for x, f in zip(inputs, is_float)]
         )
-    gradcheck(scalar_fn, nodes(np.float64), eps=eps, atol=atol, rtol=rtol)
+    gradcheck(fn, nodes(np.float64), eps=eps, atol=atol, rtol=rtol)
+    if order >= 2:
+        gradgradcheck(fn, nodes(np.float64), eps=eps, atol=atol, rtol=rtol)
+
+
+def _outputs(result) -> tuple:
+    return result if isinstance(result, tuple) else (result,)
 
 
 def _check_dtypes_and_inputs(scalar_fn, nodes: list[TensorNode]) -> None:
@@ -240,12 +237,14 @@ def property_test(
     max_examples: int = 50,
     **check_options,
 ) -> None:
-    """Run ``check_gradients(fn, ...)`` on inputs drawn by hypothesis.
+    """Run ``check_gradients(fn, ...)`` on inputs drawn by hypothesis (``order=2`` and the
+    other options of check_gradients pass through).
 
     Give one strategy per input, or ``inputs=`` a strategy of whole input tuples (for inputs
     whose shapes must agree, e.g. ``broadcastable_arrays()``).
 
     >>> property_test(lambda a, b: a * b, inputs=broadcastable_arrays())
+    >>> property_test(Tanh, arrays(), order=2)     # second derivatives too
     """
     if inputs is not None and strategies:
         raise TypeError("property_test: give either strategies or inputs=, not both")

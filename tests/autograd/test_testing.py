@@ -9,7 +9,8 @@ from hypothesis import find, given
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
-from autograd import GradcheckError, Op, ShapeError
+import autograd
+from autograd import GradcheckError, Op, ShapeError, TensorNode
 from autograd.testing import (
     arrays,
     axes,
@@ -246,3 +247,115 @@ def test_check_gradients_leaves_the_callers_arrays_alone():
     x = X.copy()
     check_gradients(lambda x: (x * x).sum(), x)
     np.testing.assert_array_equal(x, X)
+
+
+class DoublesGradOutputInPlace(Double):
+    @staticmethod
+    def backward(context, grad_output):
+        grad_output *= 2
+        return grad_output
+
+
+class TanhOverwritesItsSavedOutput(Op):
+    """y = tanh(x);  dL/dx = dL/dy * (1 - y^2), computed in place in the saved y."""
+
+    @staticmethod
+    def forward(context, x):
+        context["y"] = np.tanh(x)
+        return context["y"]
+
+    @staticmethod
+    def backward(context, grad_output):
+        y = context["y"]
+        np.multiply(y, y, out=y)
+        return grad_output * (1 - y)
+
+
+class DoubleLosesWritesOnTransposedInputs(Double):
+    """np.zeros_like(x) of a transposed x is transposed too, so grad.reshape(-1) is a copy."""
+
+    @staticmethod
+    def forward(context, x):
+        context["x"] = x
+        return 2 * x
+
+    @staticmethod
+    def backward(context, grad_output):
+        grad = np.zeros_like(context["x"])
+        grad.reshape(-1)[:] = 2 * grad_output.reshape(-1)
+        return grad
+
+
+def test_catches_a_backward_that_writes_into_grad_output():
+    with pytest.raises(
+        GradcheckError, match="DoublesGradOutputInPlace.backward wrote into grad_out"
+    ):
+        check_gradients(DoublesGradOutputInPlace, X)
+
+
+def test_catches_a_backward_that_modifies_its_saved_output():
+    with pytest.raises(
+        GradcheckError, match=r"TanhOverwritesItsSavedOutput.backward modified its saved context"
+    ):
+        check_gradients(TanhOverwritesItsSavedOutput, X)
+    check_gradients(lambda x: x.tanh(), X)
+
+
+def test_catches_a_backward_wrong_only_for_transposed_inputs():
+    check_gradients(DoubleLosesWritesOnTransposedInputs, X[0])  # 1-d: nothing to transpose
+    with pytest.raises(GradcheckError, match="inputs transposed"):
+        check_gradients(DoubleLosesWritesOnTransposedInputs, X)
+
+
+def test_property_test_draws_the_shapes_that_show_a_transposed_input_bug():
+    with pytest.raises(GradcheckError, match="inputs transposed"):
+        property_test(DoubleLosesWritesOnTransposedInputs, arrays(), max_examples=50)
+
+
+# ----- second order (needs autograd.grad, from the higher-order work) ---------------------------
+
+needs_autograd_grad = pytest.mark.skipif(
+    not hasattr(autograd, "grad"), reason="autograd.grad (higher order) is not merged yet"
+)
+
+
+class Cube(Op):
+    """y = x^3;  dL/dx = dL/dy * 3x^2 (the same formula runs on TensorNodes)"""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(context, x):
+        context["x"] = x
+        return x * x * x
+
+    @staticmethod
+    def backward(context, grad_output):
+        x = context["x"]
+        return grad_output * 3 * x * x
+
+
+class CubeCutsTheGraph(Cube):
+    """Right in first order; on TensorNodes, .value detaches x, so the second derivative is lost."""
+
+    @staticmethod
+    def backward(context, grad_output):
+        x = context["x"]
+        x = x.value if isinstance(x, TensorNode) else x
+        return grad_output * 3 * x * x
+
+
+@needs_autograd_grad
+def test_check_gradients_of_order_2_compares_second_derivatives():
+    check_gradients(Cube, X, order=2)
+    check_gradients(CubeCutsTheGraph, X)  # first order is right
+    with pytest.raises(GradcheckError, match="gradgradcheck: second derivative of input 0"):
+        check_gradients(CubeCutsTheGraph, X, order=2)
+
+
+@needs_autograd_grad
+def test_property_test_of_order_2_passes_a_right_op_and_fails_a_cut_graph():
+    property_test(Cube, arrays(), order=2, max_examples=10)
+    property_test(lambda a, b: a * b * b, inputs=broadcastable_arrays(), order=2, max_examples=10)
+    with pytest.raises(GradcheckError, match="double backward gives"):
+        property_test(CubeCutsTheGraph, arrays(), order=2, max_examples=10)
