@@ -214,10 +214,20 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, caller,
                     found[output] = output_grad
                 else:
                     retained.append((output, output_grad))
-        if create_graph:
-            input_grads = _differentiable_backward(op_node, outputs, output_grads)
-        else:
-            input_grads = op_node.op.backward(op_node.context, *output_grads)
+        try:
+            if create_graph:
+                input_grads = _differentiable_backward(op_node, outputs, output_grads)
+            else:
+                input_grads = op_node.op.backward(op_node.context, *output_grads)
+        except ValueError as error:
+            if "read-only" not in str(error):
+                raise
+            raise GradientError(
+                f"{op_node.op.__name__}.backward wrote into a read-only array: the values an op "
+                "saves for backward (its inputs and outputs) are read-only while the graph "
+                "lives, so that no backward can change what another one reads; compute new "
+                "arrays instead of modifying them in place"
+            ) from error
         if not retain_graph:
             op_node.release()
         if type(input_grads) is not tuple:

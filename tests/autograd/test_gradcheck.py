@@ -223,12 +223,14 @@ class DoublesGradOutputInPlace(Triple):
 
 
 class SigmoidOverwritesItsSavedOutput(Op):
-    """y = sigmoid(x);  dL/dx = dL/dy * y * (1 - y), computed in place in the saved y."""
+    """y = sigmoid(x);  dL/dx = dL/dy * y * (1 - y), computed in place in a saved copy of y
+    (the engine makes the output itself read-only; a private copy it cannot protect)."""
 
     @staticmethod
     def forward(context, x):
-        context["y"] = 1 / (1 + np.exp(-x))
-        return context["y"]
+        y = 1 / (1 + np.exp(-x))
+        context["y"] = y.copy()
+        return y
 
     @staticmethod
     def backward(context, grad_output):

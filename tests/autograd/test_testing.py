@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
 import autograd
-from autograd import GradcheckError, Op, ShapeError, TensorNode
+from autograd import GradcheckError, GradientError, Op, ShapeError, TensorNode
 from autograd.testing import (
     arrays,
     axes,
@@ -206,8 +206,8 @@ def test_catches_a_forward_that_modifies_its_input():
         check_gradients(MutatesInForward, X)
 
 
-def test_catches_a_backward_that_modifies_its_input():
-    with pytest.raises(AssertionError, match="input 0 was modified in place by backward"):
+def test_a_backward_that_modifies_its_input_is_refused_by_the_engine():
+    with pytest.raises(GradientError, match="MutatesInBackward.backward wrote into a read-only"):
         check_gradients(MutatesInBackward, X)
 
 
@@ -293,9 +293,9 @@ def test_catches_a_backward_that_writes_into_grad_output():
         check_gradients(DoublesGradOutputInPlace, X)
 
 
-def test_catches_a_backward_that_modifies_its_saved_output():
+def test_a_backward_that_modifies_its_saved_output_is_refused_by_the_engine():
     with pytest.raises(
-        GradcheckError, match=r"TanhOverwritesItsSavedOutput.backward modified its saved context"
+        GradientError, match=r"TanhOverwritesItsSavedOutput.backward wrote into a read-only"
     ):
         check_gradients(TanhOverwritesItsSavedOutput, X)
     check_gradients(lambda x: x.tanh(), X)
