@@ -15,13 +15,10 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from autograd import TensorNode, scope
+from nn.errors import StateDictError
 from nn.files import write_atomically
 
 __all__ = ["Module", "ModuleList", "Parameter", "StateDictError", "save_arrays"]
-
-
-class StateDictError(ValueError):
-    """A state dict does not fit the model: names the missing, unexpected or misshapen keys."""
 
 
 class Parameter(TensorNode):
