@@ -142,9 +142,7 @@ def run_grid(
         print(f"[{number}/{len(points)}] {name}" + ("  (done already, skipped)" if reuse else ""))
         if not reuse:
             try:  # an unfinished point of this same configuration is ours to redo
-                fit(
-                    config, prepare_data(raw, config), quiet=quiet, overwrite=True, show_model=False
-                )
+                fit(config, prepare_data(raw, config), quiet=quiet, overwrite=True, announce=False)
             except DivergedError as error:
                 print(f"  {error}")
         summary = json.loads((folder / "summary.json").read_text())

@@ -554,11 +554,13 @@ def fit(
     data: Data | None = None,
     quiet: bool = False,
     overwrite: bool = False,
-    show_model: bool = True,
+    announce: bool = True,
 ) -> dict:
     """Train as ``config`` says, write the run folder, and return a summary of the run.
 
     Raises DivergedError (after writing what was learned before) if the loss stops being finite.
+    ``announce`` prints the run folder (first and last, even when ``quiet``) and the model; a
+    grid turns it off and names its points itself.
 
     >>> summary = fit(TrainConfig(dataset="fashion-mnist", epochs=3, out="runs/fashion"))
     >>> summary["test_accuracy"]
@@ -577,7 +579,8 @@ def fit(
         config = dataclasses.replace(config, out=str(out))
     else:
         make_out(out, overwrite)
-    say(f"run folder: {out}")
+    if announce:
+        print(f"run folder: {out}")
     write_json(out / "config.json", dataclasses.asdict(config))
     write_json(out / "normalization.json", {"mean": data.mean.tolist(), "std": data.std.tolist()})
     nn.manual_seed(config.seed)  # anything not seeded below draws from here
@@ -587,8 +590,9 @@ def fit(
         data.x_train, data.y_train, config.batch_size, shuffle=True, rng=config.seed
     )
     rng = np.random.default_rng(config.seed)
-    described = repr(model) if show_model else f"{model.num_parameters():,} parameters"
-    say(f"{described}\ntraining on {len(data.y_train)} images, validating on {len(data.y_val)}")
+    if announce:
+        say(repr(model))
+    say(f"training on {len(data.y_train)} images, validating on {len(data.y_val)}")
 
     history: list[dict] = []
     best_state, best_val = model.state_dict(), -math.inf
@@ -659,7 +663,8 @@ def fit(
     write_json(out / "summary.json", summary)
     if summary["test_accuracy"] is not None:
         say(f"test accuracy {summary['test_accuracy']:.4f}")
-    say(f"run folder: {out}")
+    if announce:
+        print(f"run folder: {out}")
     if interrupted:
         raise KeyboardInterrupt
     if diverged:

@@ -162,6 +162,7 @@ def fetch(dataset: str, name: str, sha256: str, folder: Path, mirrors: Sequence[
     never leaves a file with the official name behind.
     """
     pooch = import_optional("pooch")
+    pooch.get_logger().setLevel("WARNING")  # the progress bar says enough; errors are ours
     progressbar = importlib.util.find_spec("tqdm") is not None
     failures = []
     for base in mirrors:
