@@ -6,6 +6,8 @@ Each loss takes ``reduction``: "mean" (the default: average over the batch), "su
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from autograd import ShapeError, SoftmaxCrossEntropy, TensorNode
@@ -121,7 +123,7 @@ def dropout(
 
 def check_dropout_probability(p: float) -> None:
     """Dropout's p must be a probability in [0, 1); p = 1 would drop everything."""
-    if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
         raise ValueError(f"dropout probability p must be a number in [0, 1), got {p!r}")
 
 
