@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+TORCH ?= torch==2.13.0
 SHARED_DATA := $(abspath ../shared/data)
 export AUTOGRAD_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
@@ -9,10 +10,12 @@ export AUTOGRAD_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e ".[all,test]"
+	# PyTorch, the oracle of ~200 tests; not in pyproject, where plain torch means a huge build.
+	$(PY) -m pip install $(TORCH)
 	touch $@
 
 lint: venv
