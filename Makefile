@@ -10,11 +10,12 @@ export AUTOGRAD_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
 venv: $(VENV)/.installed
 
+# PyTorch (TORCH) is the oracle of ~200 tests; it is not in pyproject, where a plain `torch`
+# would mean a multi-GB CUDA build on Linux.
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e ".[all,test]"
-	# PyTorch, the oracle of ~200 tests; not in pyproject, where plain torch means a huge build.
 	$(PY) -m pip install $(TORCH)
 	touch $@
 
