@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+TORCH ?= torch==2.13.0
 SHARED_DATA := $(abspath ../shared/data)
 export AUTOGRAD_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
@@ -9,10 +10,13 @@ export AUTOGRAD_DATA ?= $(if $(wildcard $(SHARED_DATA)),$(SHARED_DATA),)
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# PyTorch (TORCH) is the oracle of ~200 tests; it is not in pyproject, where a plain `torch`
+# would mean a multi-GB CUDA build on Linux.
+$(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install -e ".[all,test]"
+	$(PY) -m pip install $(TORCH)
 	touch $@
 
 lint: venv

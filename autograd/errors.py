@@ -27,3 +27,11 @@ class AnomalyError(FloatingPointError):
 
 class GradcheckError(AssertionError):
     """Analytic and numerical gradients disagree: names the input, the element and both values."""
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Graphviz's ``dot`` program is missing, so the graph cannot be rendered to an image.
+
+    >>> render(loss, "graph.svg")   # on a machine without Graphviz
+    GraphvizNotFoundError: Graphviz's `dot` program was not found on PATH; install it with ...
+    """

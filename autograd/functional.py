@@ -27,6 +27,12 @@ from autograd.ops import (
     Transpose,
 )
 from autograd.ops.loss import check_class_labels, check_reduction
+
+__all__ = [
+    "batch_norm", "check_class_labels", "check_reduction", "exp", "expand", "log", "log_softmax",
+    "matmul", "max", "mean", "nll_loss", "relu", "reshape", "sigmoid", "softmax",
+    "softmax_cross_entropy", "sum", "tanh", "transpose",
+]  # fmt: skip
 from autograd.tensor import TensorNode, as_node
 
 

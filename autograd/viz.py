@@ -3,7 +3,10 @@
 Data flows top to bottom: input TensorNode -> OpNode -> output TensorNode. Tensors are rounded
 boxes (blue: a leaf that requires grad, where gradients collect; grey and dashed: a constant;
 green and bold: the root), ops are yellow ellipses numbered in the order the backward pass visits
-them, and anything holding a NaN or an infinity is drawn in red.
+them, and anything holding a NaN or an infinity is drawn in red. The edges into an op whose
+operands cannot be swapped (Sub, Div, MatMul, Pow, Select) are labelled ``a``/``b`` and the op
+shows its formula (``a - b``), so ``p - r`` is never read as ``r - p``. A graph of scalars shows
+every value and gradient (as micrograd does); a tensor graph shows shapes unless asked.
 
 One traversal builds one plain description of the graph (``to_json``); the DOT picture
 (``to_dot``) and the files (``render``) are drawn from it. Only ``to_dot`` and ``render`` need the
@@ -23,6 +26,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from autograd.errors import GraphvizNotFoundError
 from autograd.graph import OpNode, walk
 from autograd.tensor import TensorNode
 
@@ -39,6 +43,17 @@ INSTALL_DOT_PROGRAM = (
 
 #: Tensors with at most this many elements show their values (and gradients) in full.
 TINY_SIZE = 4
+
+#: Ops whose inputs may be swapped without changing the result: their edges need no labels.
+COMMUTATIVE = {"Add", "Mul"}
+#: How the other ops name their inputs, and the formula that shows the order, e.g. ``a - b``.
+OPERANDS = {
+    "Sub": (("a", "b"), "a - b"),
+    "Div": (("a", "b"), "a / b"),
+    "MatMul": (("a", "b"), "a @ b"),
+    "Pow": (("a", "b"), "a ** b"),
+    "Select": (("x", "index"), "x[index]"),
+}
 
 FONT = "Helvetica"
 RED = "#dc2626"
@@ -64,20 +79,12 @@ STYLES = {  # Graphviz attributes for each kind of node
 }
 
 
-class GraphvizNotFoundError(RuntimeError):
-    """Graphviz's ``dot`` program is missing, so the graph cannot be rendered to an image.
-
-    >>> render(loss, "graph.svg")   # on a machine without Graphviz
-    GraphvizNotFoundError: Graphviz's `dot` program was not found on PATH; install it with ...
-    """
-
-
 # ----- public functions ----------------------------------------------------------------------
 
 
 def to_json(
     root: TensorNode,
-    show_values: bool = False,
+    show_values: bool | None = None,
     show_grads: bool = True,
     names=None,
     collapse=None,
@@ -90,7 +97,8 @@ def to_json(
     ``non_finite``, ``value_summary``, ``grad_summary``; ops add ``op``, ``constants`` and
     ``visit_order`` (1 = first op the backward pass visits); every node has ``scope`` (labels of
     the modules it was built in, outermost first) and ``scope_ids``. Each edge has ``source``,
-    ``target`` and ``input_index`` (which input of the target op, None for other edges).
+    ``target``, ``input_index`` (which input of the target op, None for other edges) and
+    ``label`` (the operand's name, e.g. ``"a"``, on edges into non-commutative ops, else None).
     The options are those of :func:`to_dot`.
 
     >>> graph = to_json((x * x).sum())
@@ -102,7 +110,7 @@ def to_json(
 
 def to_dot(
     root: TensorNode,
-    show_values: bool = False,
+    show_values: bool | None = None,
     show_grads: bool = True,
     names=None,
     collapse=None,
@@ -111,7 +119,8 @@ def to_dot(
 ):
     """A ``graphviz.Digraph`` (a :class:`GraphPicture`) of the graph that produced ``root``.
 
-    ``show_values`` adds each tensor's values (min/mean/max beyond 4 elements); ``show_grads``
+    ``show_values`` adds each tensor's values (min/mean/max beyond 4 elements); by default
+    (None) a graph of scalars shows them and a tensor graph does not. ``show_grads``
     adds each gradient present (its norm beyond 4 elements). ``names`` names tensors: a dict
     such as ``locals()`` (entries that are not TensorNodes or start with ``_`` are ignored),
     any object with ``named_parameters()`` (a module: ``layers.0.weight``), or a list of these;
@@ -142,7 +151,11 @@ def to_dot(
             members.setdefault(path[:depth], [])
     _draw_nodes(graphviz, picture, (), members, scope_labels)
     for edge in description["edges"]:
-        picture.edge(edge["source"], edge["target"])
+        if edge["label"]:
+            label = graphviz.nohtml(edge["label"])
+            picture.edge(edge["source"], edge["target"], label=label, fontsize="10")
+        else:
+            picture.edge(edge["source"], edge["target"])
     return picture
 
 
@@ -217,6 +230,8 @@ def _describe(root, show_values, show_grads, names, collapse) -> dict:
                 tensors.setdefault(id(output), output)
                 producer[id(output)] = group
     tensors.setdefault(id(root), root)
+    if show_values is None:  # a scalar graph shows its numbers, micrograd style
+        show_values = all(tensor.value.ndim == 0 for tensor in tensors.values())
 
     def hidden(tensor_id) -> bool:  # made and used only inside one collapsed module
         group = producer.get(tensor_id)
@@ -239,11 +254,12 @@ def _describe(root, show_values, show_grads, names, collapse) -> dict:
         node["id"] = tensor_ids[tensor_id]
         nodes.append(dict(node, **scopes.describe(scope)))
 
-    def add_edge(source, target, input_index=None) -> None:
+    def add_edge(source, target, input_index=None, label=None) -> None:
         if input_index is None and (source, target) in seen_edges:
             return  # a box uses each input once, and an op has each output once
         seen_edges.add((source, target))
-        edges.append({"source": source, "target": target, "input_index": input_index})
+        edge = {"source": source, "target": target, "input_index": input_index, "label": label}
+        edges.append(edge)
 
     for op_node in forward_order:
         group = group_of_op[id(op_node)]
@@ -260,9 +276,10 @@ def _describe(root, show_values, show_grads, names, collapse) -> dict:
             else:
                 node = _describe_op(op_node, group, visit_order[id(op_node)])
             nodes.append(dict(node, **scopes.describe(scope)))
+        labels = _operand_labels(op_node)
         for index, x in enumerate(op_node.inputs):
             if not is_box:
-                add_edge(tensor_ids[id(x)], group, index)
+                add_edge(tensor_ids[id(x)], group, index, labels[index])
             elif producer.get(id(x)) != group:
                 add_edge(tensor_ids[id(x)], group)
         for output in reached[op_node]:
@@ -310,6 +327,15 @@ def _describe_tensor(tensor, is_root, tensor_names, show_values, show_grads) -> 
     }
 
 
+def _operand_labels(op_node: OpNode) -> list[str | None]:
+    """The name of each input on its edge: None where the order cannot matter."""
+    count, op_name = len(op_node.inputs), op_node.op.__name__
+    if count < 2 or op_name in COMMUTATIVE:
+        return [None] * count
+    names = OPERANDS.get(op_name, ((), ""))[0]
+    return [names[i] if i < len(names) else str(i) for i in range(count)]
+
+
 def _describe_op(op_node: OpNode, node_id: str, step: int) -> dict:
     op_name = op_node.op.__name__
     shown, plain = {}, {}  # the constants as label text and as JSON values
@@ -317,7 +343,9 @@ def _describe_op(op_node: OpNode, node_id: str, step: int) -> dict:
         if value is None or key == "keepdims" and not value:
             continue
         shown[key], plain[key] = _constant_text(value), _plain(value)
-    lines = [op_name] + [f"{key}={text}" for key, text in shown.items()]
+    formula = OPERANDS[op_name][1] if op_name in OPERANDS and len(op_node.inputs) > 1 else None
+    lines = [op_name] + ([formula] if formula else [])
+    lines += [f"{key}={text}" for key, text in shown.items()]
     lines.append(f"backward step {step}")
     return {
         "id": node_id,

@@ -8,7 +8,8 @@ Datasets live in `nn.data` (import it explicitly: it is kept out of this import 
 needs nothing beyond NumPy).
 """
 
-from nn import functional, init, optim
+from nn import errors, functional, init, optim
+from nn.errors import StateDictError
 from nn.init import manual_seed
 from nn.layers import (
     MLP,
@@ -23,7 +24,7 @@ from nn.layers import (
     Softmax,
     Tanh,
 )
-from nn.module import Module, ModuleList, Parameter, StateDictError
+from nn.module import Module, ModuleList, Parameter
 
 __all__ = [
     "MLP",
@@ -41,6 +42,7 @@ __all__ = [
     "Softmax",
     "StateDictError",
     "Tanh",
+    "errors",
     "functional",
     "init",
     "manual_seed",

@@ -6,11 +6,13 @@ Each loss takes ``reduction``: "mean" (the default: average over the batch), "su
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from autograd import ShapeError, SoftmaxCrossEntropy, TensorNode
-from autograd.functional import log_softmax, relu, sigmoid, softmax, tanh
-from autograd.ops.loss import check_class_labels
+from autograd import ShapeError, TensorNode
+from autograd import functional as AF
+from autograd.functional import check_reduction, log_softmax, relu, sigmoid, softmax, tanh
 from nn.init import as_generator
 
 __all__ = [
@@ -27,8 +29,6 @@ __all__ = [
     "tanh",
 ]
 
-REDUCTIONS = ("mean", "sum", "none")
-
 
 def linear(x, weight: TensorNode, bias: TensorNode | None = None) -> TensorNode:
     """x @ weight + bias, with weight of shape (in_features, out_features); the bias row is
@@ -40,27 +40,29 @@ def linear(x, weight: TensorNode, bias: TensorNode | None = None) -> TensorNode:
     return y if bias is None else y + bias
 
 
-def cross_entropy(logits: TensorNode, labels, reduction: str = "mean") -> TensorNode:
+def cross_entropy(
+    logits: TensorNode, labels, reduction: str = "mean", ignore_index: int = -100
+) -> TensorNode:
     """-log softmax(logits)[label], from raw scores and integer class labels, in one fused op
-    (stable for any logits; its gradient is simply softmax - onehot).
+    (stable for any logits; its gradient is simply softmax - onehot). Rows labelled
+    ``ignore_index`` count for nothing. The engine's ``softmax_cross_entropy``, by its usual name.
 
     >>> loss = cross_entropy(model(x), y)      # logits (n, classes), y (n,) integers
     >>> loss.backward()
     """
-    return SoftmaxCrossEntropy.do_forward(logits, labels=labels, reduction=reduction)
+    return AF.softmax_cross_entropy(logits, labels, reduction, ignore_index)
 
 
-def nll_loss(log_probs: TensorNode, labels, reduction: str = "mean") -> TensorNode:
+def nll_loss(
+    log_probs: TensorNode, labels, reduction: str = "mean", ignore_index: int = -100
+) -> TensorNode:
     """-log_probs[i, label_i]: the negative log-likelihood of the labels, given log-probabilities
     (for example the output of ``log_softmax``). ``nll_loss(log_softmax(z), y)`` equals
-    ``cross_entropy(z, y)``.
+    ``cross_entropy(z, y)``. The engine's ``nll_loss``.
 
     >>> loss = nll_loss(log_softmax(model(x)), y)
     """
-    _check_reduction("nll_loss", reduction)
-    labels = check_class_labels("nll_loss", "log_probs", _shape(log_probs), labels)
-    picked = log_probs[np.arange(len(labels)), labels]  # one Select: row i, column label_i
-    return _reduce(-picked, reduction)
+    return AF.nll_loss(log_probs, labels, reduction, ignore_index)
 
 
 def mse_loss(prediction: TensorNode, target, reduction: str = "mean") -> TensorNode:
@@ -68,7 +70,7 @@ def mse_loss(prediction: TensorNode, target, reduction: str = "mean") -> TensorN
 
     >>> loss = mse_loss(model(x), y)           # y of the same shape as model(x)
     """
-    _check_reduction("mse_loss", reduction)
+    check_reduction("mse_loss", reduction)
     _check_same_shape("mse_loss", "prediction", prediction, target)
     difference = prediction - _as_dtype_of(prediction, target)
     return _reduce(difference * difference, reduction)
@@ -84,7 +86,7 @@ def binary_cross_entropy_with_logits(logits: TensorNode, targets, reduction: str
     x = 0 counted as positive; so the gradient is exactly sigmoid(x) - y everywhere, x = 0
     included (a relu-based |x| would have gradient 0 there and be off by 1/2).
     """
-    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    check_reduction("binary_cross_entropy_with_logits", reduction)
     _check_same_shape("binary_cross_entropy_with_logits", "logits", logits, targets)
     x = logits if isinstance(logits, TensorNode) else TensorNode(logits)
     dtype = x.value.dtype
@@ -121,7 +123,7 @@ def dropout(
 
 def check_dropout_probability(p: float) -> None:
     """Dropout's p must be a probability in [0, 1); p = 1 would drop everything."""
-    if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p < 1:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
         raise ValueError(f"dropout probability p must be a number in [0, 1), got {p!r}")
 
 
@@ -134,11 +136,6 @@ def _reduce(losses: TensorNode, reduction: str) -> TensorNode:
     if reduction == "sum":
         return losses.sum()
     return losses
-
-
-def _check_reduction(function: str, reduction: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{function}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def _as_dtype_of(node, target):

@@ -3,6 +3,7 @@ from them. Each layer is a Module whose ``forward`` is a line or two of engine o
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -157,7 +158,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
         super().__init__()
         F.check_dropout_probability(p)
-        self.p = p
+        self.p = float(p)  # a NumPy float prints and saves as a plain number
         # A seed becomes a Generator once, so successive calls draw different masks.
         self.rng = None if rng is None else as_generator(rng)
 
@@ -304,7 +305,7 @@ class MLP(Module):
                 f"MLP: unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}"
             )
         F.check_dropout_probability(dropout)
-        hidden = [hidden] if isinstance(hidden, int) else list(hidden)
+        hidden = [hidden] if isinstance(hidden, numbers.Integral) else list(hidden)
         if init is None:
             init = "he" if activation == "relu" else "glorot"
         rng = None if rng is None else as_generator(rng)

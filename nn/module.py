@@ -15,13 +15,10 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from autograd import TensorNode, scope
-from nn.files import write_atomically
+from nn.errors import StateDictError
+from nn.files import load_arrays, save_arrays
 
 __all__ = ["Module", "ModuleList", "Parameter", "StateDictError", "save_arrays"]
-
-
-class StateDictError(ValueError):
-    """A state dict does not fit the model: names the missing, unexpected or misshapen keys."""
 
 
 class Parameter(TensorNode):
@@ -298,9 +295,7 @@ class Module:
 
         >>> model = MLP(784, [128], 10).load("model.npz")
         """
-        with np.load(path, allow_pickle=False) as archive:
-            state = {name: archive[name] for name in archive.files}
-        return self.load_state_dict(state)
+        return self.load_state_dict(load_arrays(path))
 
     # ----- printing --------------------------------------------------------------------------
 
@@ -361,16 +356,6 @@ class ModuleList(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(list(self._modules.values()))
-
-
-def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    """Write ``arrays`` as an ``.npz`` file at exactly ``path`` (no suffix is added). The file is
-    written under a temporary name and then renamed, so an interrupted save never leaves a
-    truncated file where a good one was.
-
-    >>> save_arrays("model.npz", model.state_dict())
-    """
-    write_atomically(path, lambda file: np.savez(file, **arrays))
 
 
 def _join(prefix: str, name: str) -> str:

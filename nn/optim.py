@@ -32,7 +32,9 @@ import numpy as np
 
 from autograd import TensorNode
 from nn.checks import check_number, check_positive_int
-from nn.module import StateDictError, save_arrays, state_dict_problems
+from nn.errors import StateDictError
+from nn.files import load_arrays, save_arrays
+from nn.module import Module, state_dict_problems
 
 __all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "Optimizer", "StepLR"]
 
@@ -50,8 +52,14 @@ class Optimizer:
     hyperparameters: tuple[str, ...] = ("lr",)
 
     def __init__(self, params: Iterable[TensorNode], **hyperparameters) -> None:
-        params = list(params)
         name = type(self).__name__
+        if isinstance(params, Module) or callable(params):
+            given = "a Module" if isinstance(params, Module) else "the method itself"
+            raise TypeError(
+                f"{name} takes the parameters, not {given}: pass model.parameters(), "
+                f"as in {name}(model.parameters(), lr=...)"
+            )
+        params = list(params)
         if not params:
             raise ValueError(
                 f"{name} got an empty parameter list; pass model.parameters() of a model that "
@@ -137,12 +145,15 @@ class Optimizer:
                 f"cannot load this state dict into {name} with {len(self.params)} parameters "
                 "(nothing was changed): " + "; ".join(problems)
             )
-        hyperparameters = {
-            key: _like(getattr(self, key), values[key]) for key in self.hyperparameters
-        }
         try:
+            hyperparameters = {
+                key: _like(getattr(self, key), values[key]) for key in self.hyperparameters
+            }
             self.check_hyperparameters(hyperparameters)
-        except ValueError as error:
+            for index, parameter_state in enumerate(self.state):
+                for key, array in parameter_state.items():
+                    _check_counter(f"state.{index}.{key}", array, values[f"state.{index}.{key}"])
+        except (TypeError, ValueError) as error:
             raise StateDictError(f"cannot load this state dict into {name}: {error}") from None
         for key, value in hyperparameters.items():
             setattr(self, key, value)
@@ -163,9 +174,7 @@ class Optimizer:
 
         >>> optimizer = Adam(model.parameters()).load("optimizer.npz")
         """
-        with np.load(path, allow_pickle=False) as archive:
-            state = {key: archive[key] for key in archive.files}
-        return self.load_state_dict(state)
+        return self.load_state_dict(load_arrays(path))
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.hyperparameters)
@@ -420,10 +429,22 @@ class CosineAnnealingLR(LRScheduler):
 # ----- helpers -------------------------------------------------------------------------------
 
 
+def _check_counter(key: str, own: np.ndarray, given: np.ndarray) -> None:
+    """A state array of integers (Adam's ``step``) counts something: whole numbers >= 0 only."""
+    if own.dtype.kind not in "iu":
+        return
+    if given.dtype.kind not in "biuf" or not np.all(np.isfinite(given)):
+        raise ValueError(f"{key} must be a whole number >= 0, got {given!r}")
+    if np.any(given < 0) or np.any(given != np.round(given)):
+        raise ValueError(f"{key} must be a whole number >= 0, got {given.tolist()}")
+
+
 def _like(current, array: np.ndarray):
     """A loaded hyperparameter array as a Python value of the same kind as ``current``."""
     if isinstance(current, bool):
         return bool(array)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"expected a number like {current!r}, got {array.tolist()!r}")
     if isinstance(current, tuple):
         return tuple(float(item) for item in array)
     return float(array)

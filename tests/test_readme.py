@@ -22,6 +22,7 @@ def test_the_tour_runs_and_the_scalar_gradients_match_the_hand_derived_ones(tmp_
     monkeypatch.chdir(tmp_path)  # the tour renders graph.svg into the working directory
     scalar, neuron, custom_op = python_blocks()[:3]
 
+    # Each block runs on its own, in a fresh namespace, as a reader would paste it.
     namespace: dict = {}
     exec(scalar, namespace)
     # d = relu(a*b + b**3 - a) + 2a at a=-4, b=2: dd/da = (b - 1) + 2, dd/db = a + 3b^2.
@@ -29,9 +30,14 @@ def test_the_tour_runs_and_the_scalar_gradients_match_the_hand_derived_ones(tmp_
     assert namespace["b"].grad == pytest.approx(8.0)
     assert isinstance(namespace["a"].grad, np.ndarray)
 
-    exec(neuron, namespace)
+    exec(neuron, {})
     assert (tmp_path / "graph.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
-    exec(custom_op, namespace)  # gradcheck and property_test raise if the op were wrong
+    exec(custom_op, {})  # gradcheck and property_test raise if the op were wrong
+
+
+def test_the_custom_op_block_runs_on_its_own():
+    """Without Graphviz too: the Softplus block needs nothing from the blocks before it."""
+    exec(python_blocks()[2], {})
 
 
 def test_the_training_snippet_trains(monkeypatch):

@@ -57,7 +57,7 @@ def attributes(text: str | None) -> dict[str, str]:
 
 def parse_dot(source: str) -> dict:
     """Nodes (id -> attributes, plus the clusters around them), edges (list of pairs), clusters."""
-    nodes, edges, clusters, open_clusters = {}, [], {}, []
+    nodes, edges, clusters, open_clusters, edge_labels = {}, [], {}, [], {}
     lines = [line.strip() for line in source.strip().splitlines()]
     assert lines[0].startswith("digraph") and lines[0].endswith("{") and lines[-1] == "}"
     for line in lines[1:-1]:
@@ -71,6 +71,8 @@ def parse_dot(source: str) -> dict:
             continue
         elif match := EDGE.match(line):
             edges.append((match[1], match[2]))
+            if "label" in attributes(match[3]):
+                edge_labels[(match[1], match[2])] = attributes(match[3])["label"]
         elif match := NODE.match(line):
             nodes[match[1]] = dict(attributes(match[2]), cluster=tuple(open_clusters))
         elif open_clusters:  # attribute statement of a cluster: label=... style=...
@@ -78,7 +80,7 @@ def parse_dot(source: str) -> dict:
         else:
             raise AssertionError(f"unexpected DOT line: {line!r}")
     assert not open_clusters
-    return {"nodes": nodes, "edges": edges, "clusters": clusters}
+    return {"nodes": nodes, "edges": edges, "clusters": clusters, "edge_labels": edge_labels}
 
 
 def label_lines(node: dict) -> list[str]:
@@ -546,7 +548,10 @@ def test_render_writes_a_valid_svg_and_png_and_returns_their_paths(tmp_path):
 def test_render_without_the_dot_program_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no dot here
     loss = neuron()["y"].sum()
-    with pytest.raises(viz.GraphvizNotFoundError) as caught:
+    from autograd.errors import GraphvizNotFoundError
+
+    assert viz.GraphvizNotFoundError is GraphvizNotFoundError  # its home is autograd.errors
+    with pytest.raises(GraphvizNotFoundError) as caught:
         viz.render(loss, tmp_path / "graph.svg")
     message = str(caught.value)
     assert "apt-get install graphviz" in message and "brew install graphviz" in message
@@ -586,3 +591,61 @@ def test_without_the_graphviz_package_autograd_imports_and_to_dot_says_what_to_i
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert "pip install autograd-nn[viz]" in result.stdout
+
+
+# ----- operand order and scalar values ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "op", "formula"),
+    [
+        (lambda p, r: p - r, "Sub", "a - b"),
+        (lambda p, r: p / r, "Div", "a / b"),
+        (lambda p, r: p.reshape((1, 2)) @ r.reshape((2, 1)), "MatMul", "a @ b"),
+    ],
+)
+def test_edges_into_non_commutative_ops_name_the_operands_in_order(make, op, formula):
+    p = TensorNode([3.0, 2.0], requires_grad=True, name="p")
+    r = TensorNode([1.0, 2.0], requires_grad=True, name="r")
+    root = make(p, r)
+    graph = viz.to_json(root)
+    (op_node,) = [n for n in graph["nodes"] if n.get("op") == op]
+    into = {e["input_index"]: e["label"] for e in graph["edges"] if e["target"] == op_node["id"]}
+    assert into == {0: "a", 1: "b"}
+    assert label_lines(op_node)[:2] == [op, formula]
+
+    parsed = parse_dot(viz.to_dot(root).source)
+    labelled = {parsed["nodes"][source]["label"].split("\n")[0]: label
+                for (source, target), label in parsed["edge_labels"].items()
+                if target == op_node["id"]}  # fmt: skip
+    if op != "MatMul":  # MatMul's inputs are the reshaped p and r, not p and r themselves
+        assert labelled == {"p": "a", "r": "b"}
+    else:
+        assert sorted(labelled.values()) == ["a", "b"]
+
+
+def test_edges_into_commutative_ops_carry_no_operand_label():
+    p = TensorNode([3.0], requires_grad=True, name="p")
+    r = TensorNode([1.0], requires_grad=True, name="r")
+    graph = viz.to_json(p * r + r)
+    assert all(edge["label"] is None for edge in graph["edges"])
+    assert parse_dot(viz.to_dot(p * r + r).source)["edge_labels"] == {}
+
+
+def test_a_scalar_graph_shows_values_and_gradients_by_default():
+    a = TensorNode(-4.0, requires_grad=True, name="a")
+    b = TensorNode(2.0, requires_grad=True, name="b")
+    d = a * b - a
+    d.backward()
+    nodes = {n["name"]: n for n in viz.to_json(d)["nodes"] if n.get("name")}
+    assert label_lines(nodes["a"]) == ["a", "scalar float32", "value -4", "grad 1"]
+    assert label_lines(nodes["b"]) == ["b", "scalar float32", "value 2", "grad -4"]
+    assert viz.to_json(d, show_values=False)["nodes"][0]["value_summary"] is None
+
+
+def test_a_tensor_graph_keeps_shapes_without_values_by_default():
+    x = TensorNode(np.ones((2, 3), np.float32), requires_grad=True, name="x")
+    loss = (x * 2).sum()
+    nodes = {n["name"]: n for n in viz.to_json(loss)["nodes"] if n.get("name")}
+    assert nodes["x"]["value_summary"] is None
+    assert "(2, 3) float32" in label_lines(nodes["x"])

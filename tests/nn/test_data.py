@@ -1,4 +1,4 @@
-"""Specification of nn/data.py: dataset files, downloads, CIFAR-10 pickles, batching, augmentation.
+"""Specification of nn/data/: dataset files, downloads, CIFAR-10 pickles, batching, augmentation.
 
 The real MNIST / Fashion-MNIST files come from the shared data folder (`AUTOGRAD_DATA`, else
 `<repo>/../shared/data`). Downloads are tested against an HTTP server on 127.0.0.1 that serves
@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nn import data
 from nn.data import (
     DataLoader,
     DatasetError,
@@ -40,6 +39,7 @@ from nn.data import (
     random_crop,
     random_horizontal_flip,
     read_idx,
+    sources,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -235,7 +235,7 @@ def test_download_fetches_the_mnist_test_set_and_loads_the_same_arrays_as_the_sh
     assert downloaded == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     assert (
         _sha256(root / "mnist" / "t10k-images-idx3-ubyte.gz")
-        == data._SHA256["mnist"]["t10k-images-idx3-ubyte.gz"]
+        == sources.SHA256["mnist"]["t10k-images-idx3-ubyte.gz"]
     )
 
 
@@ -325,11 +325,11 @@ def test_no_reachable_mirror_gives_an_error_listing_every_url_tried(tmp_path):
 
 
 def test_default_mirrors_are_https_or_known_hosts_and_end_with_a_slash():
-    assert set(data.MIRRORS) == {"mnist", "fashion-mnist", "cifar10"}
-    for urls in data.MIRRORS.values():
+    assert set(sources.MIRRORS) == {"mnist", "fashion-mnist", "cifar10"}
+    for urls in sources.MIRRORS.values():
         assert urls and all(url.startswith(("https://", "http://")) for url in urls)
         assert all(url.endswith("/") for url in urls)
-    assert "yann.lecun.com" not in " ".join(data.MIRRORS["mnist"])
+    assert "yann.lecun.com" not in " ".join(sources.MIRRORS["mnist"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -409,9 +409,9 @@ def _install_mnist_test_files(root, images, labels, monkeypatch) -> tuple[Path, 
     This gets past the checksum, so what is tested is the validation that comes after it.
     """
     paths = []
-    for name, array in zip(data._IDX_FILES["test"], (images, labels), strict=True):
+    for name, array in zip(sources.IDX_FILES["test"], (images, labels), strict=True):
         path = _write_gz(root / "mnist" / name, _idx_bytes(array))
-        monkeypatch.setitem(data._SHA256["mnist"], name, _sha256(path))
+        monkeypatch.setitem(sources.SHA256["mnist"], name, _sha256(path))
         paths.append(path)
     return paths[0], paths[1]
 
@@ -500,7 +500,7 @@ def _write_cifar(folder: Path, per_batch: int = 4, seed: int = 0) -> dict[str, t
     """Write data_batch_1..5, test_batch and batches.meta of random images; return their arrays."""
     rng = np.random.default_rng(seed)
     written = {}
-    for name in (*data._CIFAR_BATCHES["train"], "test_batch"):
+    for name in (*sources.CIFAR_BATCHES["train"], "test_batch"):
         rows = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
         labels = rng.integers(0, 10, size=per_batch)
         _dump(_cifar_batch(rows, labels, f"batch {name}"), folder / name)
@@ -628,7 +628,7 @@ def _tar_add_bytes(tar: tarfile.TarFile, name: str, content: bytes) -> None:
 def _cifar_archive(source: Path, target: Path, extra=(), skip=()) -> Path:
     """Pack the batch files in `source` like cifar-10-python.tar.gz, plus `extra` members."""
     with tarfile.open(target, "w:gz") as tar:
-        for name in data._CIFAR_MEMBERS:
+        for name in sources.CIFAR_MEMBERS:
             if name not in skip:
                 tar.add(source / name, arcname=f"cifar-10-batches-py/{name}")
         _tar_add_bytes(tar, "cifar-10-batches-py/readme.html", b"<html></html>")
@@ -656,7 +656,7 @@ def test_cifar_download_extracts_only_the_expected_files_and_removes_the_archive
         mirror.folder / "cifar-10-python.tar.gz",
         extra=(escape_by_path, escape_by_link),
     )
-    monkeypatch.setattr(data, "_CIFAR_SHA256", _sha256(archive))
+    monkeypatch.setattr(sources, "CIFAR_SHA256", _sha256(archive))
     root = tmp_path / "deep" / "down" / "root"
 
     (x_train, y_train), (x_test, y_test) = load_cifar10(root=root, mirrors=[mirror.url])
@@ -665,7 +665,7 @@ def test_cifar_download_extracts_only_the_expected_files_and_removes_the_archive
     np.testing.assert_array_equal(y_test, written["test_batch"][1])
     assert sorted(path.name for path in root.iterdir()) == ["cifar-10-batches-py"]
     assert sorted(p.name for p in (root / "cifar-10-batches-py").iterdir()) == sorted(
-        data._CIFAR_MEMBERS
+        sources.CIFAR_MEMBERS
     )
     assert not list(tmp_path.rglob("escaped*"))
 
@@ -684,7 +684,7 @@ def test_cifar_archive_whose_batch_is_a_link_is_refused(tmp_path, mirror, monkey
         extra=[batch_as_link],
         skip=["data_batch_1"],
     )
-    monkeypatch.setattr(data, "_CIFAR_SHA256", _sha256(archive))
+    monkeypatch.setattr(sources, "CIFAR_SHA256", _sha256(archive))
     with pytest.raises(DatasetError, match="data_batch_1 is not a regular file"):
         load_cifar10(root=tmp_path / "root", mirrors=[mirror.url])
     assert not (tmp_path / "root" / "cifar-10-batches-py" / "data_batch_1").exists()
@@ -697,18 +697,18 @@ def test_cifar_archive_missing_a_batch_is_refused(tmp_path, mirror, monkeypatch)
         mirror.folder / "cifar-10-python.tar.gz",
         skip=["data_batch_3"],
     )
-    monkeypatch.setattr(data, "_CIFAR_SHA256", _sha256(archive))
+    monkeypatch.setattr(sources, "CIFAR_SHA256", _sha256(archive))
     with pytest.raises(DatasetError, match="lacks data_batch_3"):
         load_cifar10(root=tmp_path / "root", mirrors=[mirror.url])
 
 
 def test_cifar_archive_with_the_wrong_checksum_is_not_extracted(tmp_path, mirror):
     _write_cifar(tmp_path / "made" / "cifar-10-batches-py")
-    _cifar_archive(tmp_path / "made" / "cifar-10-batches-py", mirror.folder / data._CIFAR_ARCHIVE)
+    _cifar_archive(tmp_path / "made" / "cifar-10-batches-py", mirror.folder / sources.CIFAR_ARCHIVE)
     root = tmp_path / "root"
     with pytest.raises(DatasetError, match="SHA256 hash of downloaded file"):
         load_cifar10(root=root, mirrors=[mirror.url])
-    assert not (root / data._CIFAR_ARCHIVE).exists()
+    assert not (root / sources.CIFAR_ARCHIVE).exists()
     assert not (root / "cifar-10-batches-py").exists()
 
 

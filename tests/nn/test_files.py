@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from nn.files import write_atomically
@@ -34,3 +35,22 @@ def test_the_file_gets_the_permissions_of_an_ordinary_file(tmp_path):
     plain.write_bytes(b"")
     written = write_atomically(tmp_path / "written", lambda file: None)
     assert written.stat().st_mode == plain.stat().st_mode
+
+
+def test_save_arrays_keeps_names_that_np_savez_would_take_as_its_own_arguments(tmp_path):
+    from nn.files import load_arrays, save_arrays
+
+    arrays = {"file": np.arange(3.0), "allow_pickle": np.ones(2), "layers.0.weight": np.eye(2)}
+    save_arrays(tmp_path / "state.npz", arrays)
+    loaded = load_arrays(tmp_path / "state.npz")
+    assert sorted(loaded) == sorted(arrays)
+    for name, array in arrays.items():
+        np.testing.assert_array_equal(loaded[name], array)
+
+
+def test_an_unwritable_path_is_reported_by_the_name_the_caller_gave(tmp_path):
+    target = tmp_path / "no-such-folder" / "model.npz"
+    with pytest.raises(FileNotFoundError) as caught:
+        write_atomically(target, lambda file: file.write(b"x"))
+    assert caught.value.filename == str(target)
+    assert ".partial" not in str(caught.value)

@@ -121,3 +121,34 @@ def test_only_floating_point_arrays_can_be_filled(target):
 def test_a_bad_rng_is_refused():
     with pytest.raises(TypeError, match="Generator"):
         init.xavier_uniform_(np.empty((2, 2)), rng="seed")
+
+
+def test_manual_seed_seeds_initialisation_dropout_shuffling_and_augmentation():
+    import nn
+    from autograd import TensorNode
+    from nn.data import DataLoader, augment
+
+    def draw():
+        nn.manual_seed(7)
+        model = nn.MLP(4, [8], 3, dropout=0.5)
+        out = model(TensorNode(np.ones((6, 4), np.float32))).value
+        order = [yb.tolist() for _, yb in DataLoader(np.zeros((10, 1)), np.arange(10), 3, True)]
+        shifted = augment(np.random.default_rng(0).random((2, 28, 28), np.float32), "fashion-mnist")
+        return [p.value.copy() for p in model.parameters()], out, order, shifted
+
+    first, second = draw(), draw()
+    for a, b in zip(first[0], second[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(first[1], second[1])
+    assert first[2] == second[2]
+    np.testing.assert_array_equal(first[3], second[3])
+
+
+def test_the_data_loader_takes_its_randomness_as_rng_like_everything_else():
+    from nn.data import DataLoader
+
+    x, y = np.zeros((10, 1)), np.arange(10)
+    orders = [[yb.tolist() for _, yb in DataLoader(x, y, 4, shuffle=True, rng=3)] for _ in "ab"]
+    assert orders[0] == orders[1] and orders[0] != [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    old_name = [yb.tolist() for _, yb in DataLoader(x, y, 4, shuffle=True, seed=3)]
+    assert old_name == orders[0]

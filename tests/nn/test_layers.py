@@ -332,3 +332,11 @@ def test_mlp_refuses_an_unknown_activation_listing_the_choices():
 def test_mlp_refuses_a_bad_dropout_probability():
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         MLP(2, [4], 2, dropout=1.2)
+
+
+def test_numpy_integers_and_floats_are_accepted_as_sizes_and_probabilities():
+    model = MLP(np.int64(4), np.int64(8), np.int32(3), dropout=np.float64(0.1), rng=0)
+    assert model(np.zeros((5, 4), np.float32)).shape == (5, 3)
+    assert model.num_parameters() == 4 * 8 + 8 + 8 * 3 + 3
+    drop = Dropout(np.float32(0.3))
+    assert drop.p == pytest.approx(0.3) and type(drop.p) is float

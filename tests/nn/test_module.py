@@ -338,3 +338,26 @@ def test_importing_nn_loads_neither_the_datasets_nor_their_dependencies():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_parameters_named_file_and_allow_pickle_survive_save_and_load(tmp_path):
+    class Awkward(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.file = nn.Parameter(np.array([1.0, 2.0]))
+            self.allow_pickle = nn.Parameter(np.array([3.0, 4.0, 5.0]))
+
+    Awkward().save(tmp_path / "awkward.npz")
+    restored = Awkward()
+    restored.file.value[:] = 0
+    restored.allow_pickle.value[:] = 0
+    restored.load(tmp_path / "awkward.npz")
+    np.testing.assert_array_equal(restored.file.value, [1.0, 2.0])
+    np.testing.assert_array_equal(restored.allow_pickle.value, [3.0, 4.0, 5.0])
+
+
+def test_saving_to_a_missing_folder_names_the_users_path(tmp_path):
+    target = tmp_path / "missing" / "model.npz"
+    with pytest.raises(FileNotFoundError, match=str(target).replace(".", r"\.")) as caught:
+        nn.MLP(2, [3], 2, rng=0).save(target)
+    assert ".partial" not in str(caught.value)

@@ -338,3 +338,36 @@ def test_tensor_nodes_that_require_grad_can_be_optimised():
     (x * x).sum().backward()
     optimizer.step()
     np.testing.assert_allclose(x.value, [1.5])
+
+
+@pytest.mark.parametrize("given", ["model", "model.parameters"])
+def test_passing_the_model_or_the_unbound_method_says_to_call_parameters(given):
+    model = MLP(3, [4], 2, rng=0)
+    params = model if given == "model" else model.parameters
+    with pytest.raises(TypeError, match=r"pass model\.parameters\(\)"):
+        optim.Adam(params)
+
+
+def _adam_state():
+    model = MLP(3, [4], 2, rng=0)
+    optimizer = optim.Adam(model.parameters(), lr=0.1)
+    model(TensorNode(np.ones((2, 3), np.float32))).sum().backward()
+    optimizer.step()
+    return model, optimizer.state_dict()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"lr": np.array(-1.0)}, "lr must be"),
+        ({"lr": np.array("fast")}, "expected a number"),
+        ({"state.0.step": np.array(-1)}, r"state\.0\.step must be a whole number >= 0"),
+        ({"state.0.step": np.array(1.5)}, r"state\.0\.step must be a whole number >= 0"),
+    ],
+)
+def test_load_state_dict_refuses_a_bad_lr_or_step_and_changes_nothing(change, message):
+    model, state = _adam_state()
+    fresh = optim.Adam(model.parameters(), lr=0.5)
+    with pytest.raises(StateDictError, match=message):
+        fresh.load_state_dict({**state, **change})
+    assert fresh.lr == 0.5 and int(fresh.state[0]["step"]) == 0
