@@ -33,6 +33,7 @@ if __name__ == "__main__":
         os.environ[_variable] = "1"
 
 import argparse  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -246,8 +247,12 @@ class HVPResult:
         return None if stats is None else stats.median
 
     def ratio(self, numerator: str, denominator: str) -> float | None:
-        top, bottom = self.median(numerator), self.median(denominator)
-        return None if top is None or bottom is None else top / bottom
+        """The median over rounds of the ratio within each round: a slow spell of the machine
+        that hits a whole round cancels out of it."""
+        top, bottom = self.stats.get(numerator), self.stats.get(denominator)
+        if top is None or bottom is None:
+            return None
+        return statistics.median(t / b for t, b in zip(top.samples, bottom.samples))
 
 
 def bench_workload(workload: Workload, torch, rounds: int, repeats: int) -> HVPResult:
@@ -330,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown_table(results))
     print()
     print(
-        f"Medians of {args.rounds} interleaved rounds of {args.repeats} calls each; H v is "
+        f"Times are medians of {args.rounds} interleaved rounds of {args.repeats} calls each, "
+        "ratios the medians of the ratios within each round; H v is "
         "reverse over reverse in both engines (PyTorch: torch.autograd.grad with "
         "create_graph=True), checked equal before timing. A gradient is a forward and a "
         "first-order backward; the last column times the engine's backward alone (and freeing "
