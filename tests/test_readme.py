@@ -56,3 +56,16 @@ def test_the_training_snippet_trains(monkeypatch):
     model, loss = namespace["model"], namespace["loss"]
     assert np.isfinite(loss.item()) and loss.item() < np.log(10)  # better than chance
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_the_gradients_of_gradients_snippet_gives_the_hand_derived_derivatives():
+    namespace: dict = {}
+    exec(python_blocks()[4], namespace)
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(namespace["g"].value, 3 * x**2)  # f = sum(x^3)
+    np.testing.assert_allclose(namespace["h"].value, 6 * x)
+    np.testing.assert_allclose(namespace["h_again"].value, 6 * x)
+    np.testing.assert_allclose(namespace["x"].grad.value, 3 * x**2)
+    f, func = namespace["f"], namespace["func"]
+    np.testing.assert_allclose(func.hessian(f)(x), np.diag(6 * x))
+    np.testing.assert_allclose(func.hvp(f)(x, np.ones(2)), 6 * x)
