@@ -334,7 +334,7 @@ def _conform(op_node: OpNode, index: int, node_grad):
 def store_grad(node, node_grad, create_graph: bool, stored: set) -> None:
     """Accumulate into ``node.grad``. A ``.grad`` array shares memory with nothing else, so users
     may clip or scale it in place: views, and arrays this pass already stored, are copied."""
-    if create_graph:
+    if create_graph or isinstance(node.grad, tensor.TensorNode):  # a graph: sums stay nodes
         node.grad = node_grad if node.grad is None else node.grad + node_grad
         return
     if node.grad is not None:

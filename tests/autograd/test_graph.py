@@ -493,3 +493,10 @@ def test_detect_anomaly_is_switched_off_again_after_an_error():
     assert not autograd.modes.modes.anomaly_enabled
     with np.errstate(invalid="ignore"):
         assert np.isnan(leaf(-1.0).log().item())
+
+
+def test_a_first_order_backward_adds_into_a_grad_left_by_create_graph():
+    x = leaf(2.0)
+    (x**3).backward(create_graph=True)  # x.grad = 3 x^2, a node of a graph
+    (x * 5.0).backward()
+    assert isinstance(x.grad, TensorNode) and x.grad.item() == 12.0 + 5.0
