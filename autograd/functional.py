@@ -155,4 +155,5 @@ def nll_loss(
     if reduction == "sum":
         return losses.sum()
     count = int(counted.sum())
-    return losses.sum() / count if count else losses.sum() * np.nan
+    # No row counted: NaN, as in PyTorch, with gradient 0 (adding NaN leaves the gradient alone)
+    return losses.sum() / count if count else losses.sum() + np.nan

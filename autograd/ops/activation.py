@@ -65,6 +65,22 @@ class Tanh(Op):
         return grad_output * (1 - y * y)
 
 
+def softmax_axis(op_name: str, axis, ndim: int) -> int:
+    """The one axis a softmax normalises along (negatives allowed), or a TypeError: a softmax
+    over several axes at once is not defined here (reshape them into one axis first).
+
+    >>> softmax_axis("Softmax", -1, 2)
+    1
+    """
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise TypeError(
+            f"{op_name}: axis must be a single int, got {axis!r}; to normalise over several "
+            "axes, reshape them into one first (x.reshape(len(x), -1) and axis=1)"
+        )
+    (axis,) = normalize_axes(op_name, axis, ndim)
+    return axis
+
+
 class Softmax(Op):
     """y = exp(x) / sum(exp(x)) along axis;  dL/dx = y * (dL/dy - sum(dL/dy * y))"""
 
@@ -72,8 +88,9 @@ class Softmax(Op):
 
     @staticmethod
     def forward(context, x, axis=-1):
-        (axis,) = normalize_axes("Softmax", axis, x.ndim)
-        y = np.exp(x - x.max(axis=axis, keepdims=True))  # the max first: exp cannot overflow
+        axis = softmax_axis("Softmax", axis, x.ndim)
+        # The max first, so exp cannot overflow (initial: an empty axis gives an empty result).
+        y = np.exp(x - x.max(axis=axis, keepdims=True, initial=-np.inf))
         y /= y.sum(axis=axis, keepdims=True)
         context["y"], context["axis"] = y, axis
         return y
@@ -91,9 +108,12 @@ class LogSoftmax(Op):
 
     @staticmethod
     def forward(context, x, axis=-1):
-        (axis,) = normalize_axes("LogSoftmax", axis, x.ndim)
-        shifted = x - x.max(axis=axis, keepdims=True)  # the max first: exp cannot overflow
-        y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        axis = softmax_axis("LogSoftmax", axis, x.ndim)
+        if x.shape[axis] == 0:  # nothing to normalise: an empty result, as in PyTorch
+            y = np.empty_like(x)
+        else:
+            shifted = x - x.max(axis=axis, keepdims=True)  # the max first: exp cannot overflow
+            y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         context["y"], context["axis"] = y, axis
         return y
 

@@ -63,6 +63,7 @@ class Div(Op):
     """y = a / b;  dL/da = dL/dy / b,  dL/db = -dL/dy * y / b"""
 
     broadcasts = True
+    floating = True  # true division: integers give float32, as in PyTorch (see broadcast)
     differentiable_backward = True
 
     @staticmethod

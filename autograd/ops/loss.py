@@ -55,7 +55,7 @@ class SoftmaxCrossEntropy(Op):
 
     ``logits`` has shape (n, classes); ``labels`` is an integer array of shape (n,), given as a
     constant: ``SoftmaxCrossEntropy.do_forward(logits, labels=y)``. The mean over no rows is NaN,
-    as in PyTorch.
+    as in PyTorch, and its gradient 0.
     """
 
     differentiable_backward = True
@@ -99,6 +99,8 @@ class SoftmaxCrossEntropy(Op):
         if reduction == "none":
             weights = weights * grad_output.reshape((len(labels), 1))
         else:
-            count = counted.sum() if reduction == "mean" else 1
-            weights = weights * (grad_output / count if count else grad_output * np.nan)
+            # No row counted: the loss is NaN (as in PyTorch) but every weight is 0, and so is
+            # the gradient.
+            count = max(counted.sum(), 1) if reduction == "mean" else 1
+            weights = weights * (grad_output / count)
         return (probabilities - onehot) * weights
