@@ -45,12 +45,13 @@ def result_type(arrays) -> np.dtype:
     return promote(dims, zero_dims)
 
 
-def weak_constant(number, dtype: np.dtype) -> np.ndarray:
+def weak_constant(number, dtype: np.dtype, ndim: int = 1) -> np.ndarray:
     """A Python number beside an array of ``dtype``, as a 0-d array that does not promote it.
 
-    Of the array's kind or a lower one, it takes the array's dtype, except that float16 keeps
-    numbers in float32 (so 1e5 does not overflow; the result is float16 all the same); of a
-    higher kind it takes that kind's default (float32 for floats, int64 for ints).
+    Of the array's kind or a lower one, it takes the array's dtype, except that beside an n-d
+    float16 array numbers stay float32 (so 1e5 does not overflow, and the op computes in float32
+    as PyTorch does; the result is float16 all the same); of a higher kind it takes that kind's
+    default (float32 for floats, int64 for ints).
     """
     if isinstance(number, bool):
         kind = 0
@@ -59,7 +60,7 @@ def weak_constant(number, dtype: np.dtype) -> np.ndarray:
     else:
         kind = 2
     if kind <= _KIND_ORDER[dtype.kind]:
-        if dtype == np.float16:
+        if dtype == np.float16 and ndim:
             return np.asarray(number, dtype=np.float32)
         if kind == 1 and dtype.kind in "iu":
             info = np.iinfo(dtype)

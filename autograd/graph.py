@@ -26,8 +26,8 @@ class OpNode:
     """One application of an Op: the op class, its saved ``context``, its ``inputs``, the
     ``output_values`` it made and its ``constants`` (keyword arguments such as ``axis``).
 
-    While it holds a context, the leaf values among its inputs are read-only (see ``lock``), so a
-    value saved for backward cannot change under it.
+    While it holds a context, the leaf values among its inputs are read-only (``lock``), so a value
+    saved for backward cannot change under it.
 
     >>> y = x * w
     >>> y.source.op, y.source.inputs
@@ -35,7 +35,8 @@ class OpNode:
     """
 
     __slots__ = (
-        "op", "context", "inputs", "output_values", "constants", "number", "scope", "created_at",
+        "op", "context", "inputs", "output_values", "constants", "locked", "number", "scope",
+        "created_at",
     )  # fmt: skip
 
     def __init__(self, op, context: dict, inputs: tuple, output_values: tuple, constants: dict):
@@ -44,20 +45,16 @@ class OpNode:
         self.inputs = inputs
         self.output_values = output_values
         self.constants = constants  # kept after backward, for pictures
+        self.locked = lock(inputs)
         self.number = next(_numbers)
         self.scope = modes.scope
         self.created_at = debug.user_code_location() if modes.anomaly_enabled else None
-        for x in inputs:
-            if x.source is None:
-                lock(x)
 
     def release(self) -> None:
         """Free the saved context, and let go of the leaf values this op held read-only."""
         if self.context is not None:
             self.context = None
-            for x in self.inputs:
-                if x.source is None:
-                    unlock(x)
+            unlock(self.locked)
 
     __del__ = release  # a graph dropped without backward unlocks its leaves too
 
@@ -66,25 +63,39 @@ class OpNode:
         return f"OpNode({self.op.__name__}, input shapes: {shapes})"
 
 
-def lock(leaf) -> None:
-    """Make a leaf's value read-only while some recorded op may have saved it.
-
-    Writing into it (``x.value[:] = 0``, or an optimiser step before backward) then raises at
-    once, instead of silently changing the gradient a later backward computes. Each op counts
-    once; the value becomes writable again when the last one is released.
-    """
-    if leaf.locks:
-        leaf.locks += 1
-    elif leaf.value.flags.writeable:
-        _setflags(leaf.value, False)
-        leaf.locks = 1
+# The leaf values that recorded ops hold read-only: id -> [array, how many ops hold it]. Writing
+# into one (``x.value[:] = 0``, or an optimiser step before backward) raises at once, instead of
+# silently changing the gradient a later backward computes. Counted per array, so that two
+# graphs, or two leaves sharing one array, keep it locked until the last lets go.
+_locked: dict[int, list] = {}
 
 
-def unlock(leaf) -> None:
-    if leaf.locks:
-        leaf.locks -= 1
-        if not leaf.locks:
-            _setflags(leaf.value, True)
+def lock(inputs: tuple) -> tuple:
+    """Make the writable leaf values among ``inputs`` read-only; returns the ones it counted."""
+    locked = ()
+    for x in inputs:
+        if x.source is None:
+            value = x.value
+            entry = _locked.get(id(value))
+            if entry is not None:
+                entry[1] += 1
+            elif value.flags.writeable:
+                _setflags(value, False)
+                _locked[id(value)] = [value, 1]
+            else:
+                continue  # read-only already: nothing to undo later
+            locked += (value,)
+    return locked
+
+
+def unlock(arrays: tuple) -> None:
+    """Undo ``lock`` for these arrays: the last op to let go makes each writable again."""
+    for value in arrays:
+        entry = _locked[id(value)]
+        entry[1] -= 1
+        if not entry[1]:
+            del _locked[id(value)]
+            _setflags(value, True)
 
 
 def walk(roots) -> tuple[list[OpNode], dict[OpNode, list]]:

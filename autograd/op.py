@@ -13,6 +13,8 @@ an ``OpNode`` in the graph when some input requires a gradient. The backward pas
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 # TensorNode's methods call the ops, and the ops subclass Op; so this module reaches the graph and
@@ -69,25 +71,32 @@ class Op:
         >>> y.value, y.source.op
         (array([0., 2.], dtype=float32), <class 'autograd.ops.activation.Relu'>)
         """
-        nodes = as_nodes(inputs)
+        nodes = as_nodes(inputs)  # wrap
         dtype = None
-        if cls.broadcasts or cls.promotes:
-            nodes, dtype = autograd.ops.shape.broadcast(cls, nodes)
+        if (cls.broadcasts or cls.promotes) and not same_shapes_and_dtypes(nodes):
+            nodes, dtype = autograd.ops.shape.broadcast(cls, nodes)  # broadcast
         record = modes.grad_enabled and any_requires_grad(nodes)
-        context = {"needs_input_grad": tuple([x.requires_grad for x in nodes])} if record else {}
-        result = cls.forward(context, *[x.value for x in nodes], **constants)
-        outputs = result if type(result) is tuple else (result,)
-        if dtype is not None or type(outputs[0]) is not np.ndarray:
-            outputs = conform_outputs(outputs, context, dtype)
-        nodes_out = tuple([autograd.tensor.TensorNode(y, record) for y in outputs])
+        context = {"needs_input_grad": tuple(map(_requires_grad, nodes))} if record else {}
+        result = cls.forward(context, *map(_value, nodes), **constants)  # forward
+        if type(result) is np.ndarray and dtype is None:
+            outputs = (result,)
+        else:
+            outputs = conform_outputs(result, context, dtype)
+        node_type = autograd.tensor.TensorNode
+        nodes_out = [node_type(y, record) for y in outputs] if len(outputs) > 1 else None
+        output = node_type(outputs[0], record) if nodes_out is None else None
         if modes.anomaly_enabled:
-            debug.check_forward(cls, nodes, nodes_out)
-        if record:
+            debug.check_forward(cls, nodes, nodes_out or [output])
+        if record:  # record: the graph, and outputs that cannot change under it
             source = autograd.graph.OpNode(cls, context, nodes, outputs, constants)
-            for node in nodes_out:
+            for node in nodes_out or (output,):
                 node.source = source
-                _setflags(node.value, False)  # values saved for backward must not change
-        return nodes_out if type(result) is tuple else nodes_out[0]
+                _setflags(node.value, False)
+        return output if nodes_out is None else tuple(nodes_out)
+
+
+_value = operator.attrgetter("value")
+_requires_grad = operator.attrgetter("requires_grad")
 
 
 def as_nodes(inputs: tuple) -> tuple:
@@ -99,6 +108,14 @@ def as_nodes(inputs: tuple) -> tuple:
     return inputs
 
 
+def same_shapes_and_dtypes(nodes: tuple) -> bool:
+    """Fast path: two inputs alike need no Expand node and no promotion (the common case)."""
+    if len(nodes) != 2:
+        return False
+    a, b = nodes[0].value, nodes[1].value
+    return a.shape == b.shape and a.dtype is b.dtype
+
+
 def any_requires_grad(nodes: tuple) -> bool:
     """Does some input need a gradient? (A loop, not any(): this runs on every op.)"""
     for x in nodes:
@@ -107,14 +124,15 @@ def any_requires_grad(nodes: tuple) -> bool:
     return False
 
 
-def conform_outputs(outputs: tuple, context: dict, dtype) -> tuple:
+def conform_outputs(result, context: dict, dtype) -> tuple:
     """Outputs as arrays of the promoted dtype. NumPy returns scalars for 0-d results; a context
     entry that saved such a scalar is replaced by the array, so it is still the output's value."""
+    outputs = result if type(result) is tuple else (result,)
     conformed = []
     for y in outputs:
         array = np.asarray(y)
-        if dtype is not None and array.dtype != dtype and array.dtype.kind in "biuf":
-            array = array.astype(dtype)
+        if dtype is not None and array.dtype != dtype and array.dtype.kind == dtype.kind:
+            array = array.astype(dtype)  # the promoted dtype (Div of integers stays float)
         if array is not y:
             for key, value in context.items():
                 if value is y:

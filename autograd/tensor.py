@@ -46,7 +46,7 @@ class TensorNode:
     """
 
     __slots__ = (
-        "value", "grad", "source", "requires_grad", "name", "retains_grad", "locks", "__weakref__",
+        "value", "grad", "source", "requires_grad", "name", "retains_grad", "__weakref__",
     )  # fmt: skip
 
     def __init__(self, value, requires_grad: bool = False, name: str | None = None) -> None:
@@ -63,7 +63,6 @@ class TensorNode:
         self.requires_grad = requires_grad
         self.name = name
         self.retains_grad = False
-        self.locks = 0  # how many recorded ops hold this leaf's value read-only (graph.lock)
 
     # ----- graph -----------------------------------------------------------------------------
 
@@ -92,8 +91,11 @@ class TensorNode:
         self.grad = None
 
     def detach(self) -> TensorNode:
-        """A new leaf outside any graph, sharing this value's memory (a new view of it)."""
-        return TensorNode(self.value.view(), name=self.name)
+        """A new leaf outside any graph: a read-only view of this value (writing through it
+        could change a value some graph saved; copy it to change it: ``x.value.copy()``)."""
+        view = self.value.view()
+        view.flags.writeable = False
+        return TensorNode(view, name=self.name)
 
     @property
     def is_leaf(self) -> bool:
@@ -177,7 +179,7 @@ class TensorNode:
         if isinstance(other, TensorNode):
             return other
         if isinstance(other, numbers.Number) and not isinstance(other, np.generic):
-            return TensorNode(weak_constant(other, self.value.dtype))
+            return TensorNode(weak_constant(other, self.value.dtype, self.value.ndim))
         return TensorNode(other)
 
     def __add__(self, other) -> TensorNode:

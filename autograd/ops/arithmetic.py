@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograd.dtypes import DEFAULT_DTYPE
 from autograd.op import Op
 
 
@@ -63,12 +64,13 @@ class Div(Op):
     """y = a / b;  dL/da = dL/dy / b,  dL/db = -dL/dy * y / b"""
 
     broadcasts = True
-    floating = True  # true division: integers give float32, as in PyTorch (see broadcast)
     differentiable_backward = True
 
     @staticmethod
     def forward(context, a, b):
         y = a / b
+        if a.dtype.kind != "f" and b.dtype.kind != "f":
+            y = y.astype(DEFAULT_DTYPE)  # integers divided give float32, as in PyTorch
         context["b"], context["y"] = b, y
         return y
 

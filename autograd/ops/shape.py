@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograd.dtypes import DEFAULT_DTYPE, result_type
+from autograd.dtypes import result_type
 from autograd.errors import ShapeError
 from autograd.op import Op
 
 
 def broadcast(op, nodes: tuple) -> tuple[tuple, np.dtype | None]:
     """Align an op's inputs: elementwise ops get one shape, by Expand nodes inserted as NumPy
-    broadcasting would; and when the dtypes differ, the dtype of the output (dtypes.py). An op
-    marked ``floating`` (Div) gives float32 for integer or bool inputs.
+    broadcasting would; and when the dtypes differ, the dtype of the output (dtypes.py).
 
     This is the one place broadcasting happens, so it is visible in the graph, and its backward
     (``unbroadcast``, a sum over the broadcast axes) is written once, in Expand.
@@ -23,8 +22,6 @@ def broadcast(op, nodes: tuple) -> tuple[tuple, np.dtype | None]:
         if x.value.dtype != first.dtype:
             dtype = result_type([x.value for x in nodes])
             break
-    if (first.dtype if dtype is None else dtype).kind != "f" and getattr(op, "floating", False):
-        dtype = np.dtype(DEFAULT_DTYPE)  # integers divided give float32, as in PyTorch
     if op.broadcasts:
         for x in nodes:
             if x.value.shape != first.shape:

@@ -155,11 +155,6 @@ def test_the_leaf_value_is_the_callers_array_so_the_callers_name_is_locked_too()
     value[0] = 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graph.lock sets the flag on one array object: a view taken earlier (detach(), or "
-    "the caller's own view) stays writable and changes a saved value silently",
-)
 def test_writing_through_a_detached_view_taken_before_the_graph_raises():
     w = leaf([1.0, 2.0])
     detached = w.detach()
@@ -170,11 +165,6 @@ def test_writing_through_a_detached_view_taken_before_the_graph_raises():
     np.testing.assert_array_equal(w.grad, [2.0, 4.0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graph.unlock sets the flag on whatever leaf.value is at release time: a read-only "
-    "array assigned while the leaf was locked is made writable (here another op's saved output)",
-)
 def test_assigning_a_new_value_to_a_locked_leaf_does_not_unlock_that_array():
     x, other = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     loss = (x * 3).sum()
