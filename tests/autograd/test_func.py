@@ -229,3 +229,42 @@ def test_grad_refuses_an_argnum_out_of_range():
 def test_grad_refuses_a_function_with_a_non_scalar_output():
     with pytest.raises(TypeError, match=r"scalar TensorNode, got \(2,\).*jacobian"):
         func.grad(lambda x: x * x)(np.ones(2))
+
+
+# ----- transforms inside transforms --------------------------------------------------------------
+
+
+def test_grad_of_an_hvp_is_a_third_derivative_matching_torch():
+    torch = pytest.importorskip("torch")
+    x, v = np.array([0.3, -0.5, 1.2]), np.array([1.0, 2.0, -1.0])
+    ours = func.grad(lambda x: (func.hvp(lambda y: (y.tanh() ** 3).sum())(x, v) * v).sum())(x)
+    t, tv = torch.tensor(x, requires_grad=True), torch.tensor(v)
+    (first,) = torch.autograd.grad((t.tanh() ** 3).sum(), t, create_graph=True)
+    (second,) = torch.autograd.grad((first * tv).sum(), t, create_graph=True)
+    (third,) = torch.autograd.grad((second * tv).sum(), t)
+    np.testing.assert_allclose(ours, third.numpy(), rtol=1e-10)
+
+
+def test_grad_of_a_jacobian_that_closes_over_the_outer_variable_matches_torch():
+    torch = pytest.importorskip("torch")
+    x = np.array([0.3, -0.5, 1.2])
+    ours = func.grad(lambda x: func.jacobian(lambda y: y.tanh() * x)(x).sum())(x)
+    t = torch.tensor(x, requires_grad=True)
+    jacobian = torch.autograd.functional.jacobian(lambda y: y.tanh() * t, t, create_graph=True)
+    (theirs,) = torch.autograd.grad(jacobian.sum(), t)
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10)
+
+
+def test_grad_of_a_pullback_differentiates_through_the_vjp():
+    x = np.array([0.3, -0.5, 1.2])
+
+    def total_slope(x):  # sum over i of d/da (a^2 x)_i at a = x: sum(2 x^2)
+        _, pullback = func.vjp(lambda a: a * a * x, x)
+        return pullback(np.ones(3))[0].sum()
+
+    np.testing.assert_allclose(func.grad(total_slope)(x), 4 * x, rtol=1e-12)
+
+
+def test_jacobian_of_a_function_that_ignores_its_input_is_zero():
+    result = func.jacobian(lambda x: TensorNode(np.ones(2)))(np.ones(3))
+    np.testing.assert_array_equal(result, np.zeros((2, 3)))

@@ -44,6 +44,7 @@ from autograd import (
     Tanh,
     TensorNode,
 )
+from autograd import functional as AF
 from autograd.gradcheck import gradgradcheck
 from autograd.testing import arrays, axes, broadcastable_shapes, property_test, shapes
 from nn import functional as NF
@@ -344,6 +345,20 @@ def _fused_cross_entropy(draw):
 
 
 @st.composite
+def _autograd_nll_loss(draw):
+    logits, labels = draw(_labelled(ignore=True))
+    reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    return Drawn(
+        f"autograd.functional.nll_loss({reduction}) of log_softmax, labels {labels}",
+        (logits, labels),
+        lambda z, y: AF.nll_loss(z.log_softmax(), y, reduction=reduction),
+        lambda torch, z, y: torch.nn.functional.nll_loss(
+            torch.log_softmax(z, dim=-1), y, reduction=reduction
+        ),
+    )
+
+
+@st.composite
 def _nn_loss(draw, name):
     reduction = draw(st.sampled_from(["mean", "sum", "none"]))
     if name in ("cross_entropy", "nll_loss"):
@@ -407,6 +422,7 @@ CASES = [
     Case("BatchNorm training", _batch_norm(training=True), tolerance=1e-7, linear_inputs=(2,)),
     Case("BatchNorm evaluation", _batch_norm(training=False), linear_inputs=(2,)),
     Case("SoftmaxCrossEntropy", _fused_cross_entropy()),
+    Case("autograd.functional.nll_loss", _autograd_nll_loss()),
     Case("nn.functional.cross_entropy", _nn_loss("cross_entropy")),
     Case("nn.functional.nll_loss", _nn_loss("nll_loss")),
     Case("nn.functional.mse_loss", _nn_loss("mse_loss")),
