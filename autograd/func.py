@@ -17,10 +17,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from autograd.dtypes import DEFAULT_DTYPE
 from autograd.graph import grad as graph_grad
 from autograd.modes import enable_grad
 from autograd.ops import Scatter
-from autograd.tensor import TensorNode
+from autograd.tensor import TensorNode, as_array
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
@@ -72,8 +73,9 @@ def vjp(f: Callable, *primals):
     with enable_grad():
         output = f(*args)
 
-    def pullback(cotangent):
-        return tuple(_result(g, nested) for g in _grads(output, variables, cotangent, nested))
+    def pullback(cotangent):  # may be called many times: the graph is kept
+        grads = _grads(output, variables, cotangent, nested, keep=True)
+        return tuple(_result(g, nested) for g in grads)
 
     return _result(output, nested), pullback
 
@@ -174,9 +176,9 @@ def _variables(args: tuple, argnums):
             with enable_grad():
                 variable = x.reshape(x.shape)
         else:
-            value = x.value if isinstance(x, TensorNode) else np.asarray(x)
+            value = x.value if isinstance(x, TensorNode) else as_array(x)  # numbers: float32
             if value.dtype.kind != "f":
-                value = value.astype(np.float32)
+                value = value.astype(DEFAULT_DTYPE)
             variable = TensorNode(value, requires_grad=True)
         args[position] = variable
         variables.append(variable)

@@ -205,6 +205,8 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, caller,
         _add(grads, root, _seed(root, seed, create_graph, caller))
     order, reached = walk(roots)
     for op_node in order:  # check before any gradient moves, so a refused pass changes nothing
+        if op_node.op is FirstOrderOnly:
+            FirstOrderOnly.backward(op_node.context, None)  # raises, naming the op
         if op_node.context is None:
             raise GraphReleasedError(
                 f"backward reached {op_node.op.__name__}, whose saved values were freed by an "

@@ -71,28 +71,39 @@ class Op:
         >>> y.value, y.source.op
         (array([0., 2.], dtype=float32), <class 'autograd.ops.activation.Relu'>)
         """
-        nodes = as_nodes(inputs)  # wrap
+        node_type = autograd.tensor.TensorNode
+        nodes = inputs
+        for x in inputs:  # wrap: numbers and arrays become constant leaves
+            if not isinstance(x, node_type):
+                nodes = as_nodes(inputs)
+                break
         dtype = None
         if (cls.broadcasts or cls.promotes) and not same_shapes_and_dtypes(nodes):
-            nodes, dtype = autograd.ops.shape.broadcast(cls, nodes)  # broadcast
-        record = modes.grad_enabled and any_requires_grad(nodes)
+            nodes, dtype = autograd.ops.shape.broadcast(cls, nodes)  # broadcast, promote
+        record = False
+        if modes.grad_enabled:  # record only if some input needs a gradient
+            for x in nodes:
+                if x.requires_grad:
+                    record = True
+                    break
         context = {"needs_input_grad": tuple(map(_requires_grad, nodes))} if record else {}
         result = cls.forward(context, *map(_value, nodes), **constants)  # forward
-        if type(result) is np.ndarray and dtype is None:
-            outputs = (result,)
-        else:
+        if type(result) is tuple:
             outputs = conform_outputs(result, context, dtype)
-        node_type = autograd.tensor.TensorNode
-        nodes_out = [node_type(y, record) for y in outputs] if len(outputs) > 1 else None
-        output = node_type(outputs[0], record) if nodes_out is None else None
+            nodes_out = tuple([node_type(y, record) for y in outputs])
+        else:
+            if dtype is not None or type(result) is not np.ndarray:
+                (result,) = conform_outputs(result, context, dtype)
+            outputs = (result,)
+            nodes_out = (node_type(result, record),)
         if modes.anomaly_enabled:
-            debug.check_forward(cls, nodes, nodes_out or [output])
+            debug.check_forward(cls, nodes, nodes_out)
         if record:  # record: the graph, and outputs that cannot change under it
             source = autograd.graph.OpNode(cls, context, nodes, outputs, constants)
-            for node in nodes_out or (output,):
+            for node in nodes_out:
                 node.source = source
                 _setflags(node.value, False)
-        return output if nodes_out is None else tuple(nodes_out)
+        return nodes_out if type(result) is tuple else nodes_out[0]
 
 
 _value = operator.attrgetter("value")
@@ -114,14 +125,6 @@ def same_shapes_and_dtypes(nodes: tuple) -> bool:
         return False
     a, b = nodes[0].value, nodes[1].value
     return a.shape == b.shape and a.dtype is b.dtype
-
-
-def any_requires_grad(nodes: tuple) -> bool:
-    """Does some input need a gradient? (A loop, not any(): this runs on every op.)"""
-    for x in nodes:
-        if x.requires_grad:
-            return True
-    return False
 
 
 def conform_outputs(result, context: dict, dtype) -> tuple:

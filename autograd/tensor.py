@@ -176,6 +176,7 @@ class TensorNode:
     # Python numbers are weak (PyTorch's rule): they take this node's dtype when they fit it.
 
     def _operand(self, other) -> TensorNode:
+        """A constant leaf for the other operand of an operator."""
         if isinstance(other, TensorNode):
             return other
         if isinstance(other, numbers.Number) and not isinstance(other, np.generic):
@@ -183,25 +184,33 @@ class TensorNode:
         return TensorNode(other)
 
     def __add__(self, other) -> TensorNode:
-        return ops.Add.do_forward(self, self._operand(other))
+        if not isinstance(other, TensorNode):
+            other = self._operand(other)
+        return ops.Add.do_forward(self, other)
 
     def __radd__(self, other) -> TensorNode:
         return ops.Add.do_forward(self._operand(other), self)
 
     def __sub__(self, other) -> TensorNode:
-        return ops.Sub.do_forward(self, self._operand(other))
+        if not isinstance(other, TensorNode):
+            other = self._operand(other)
+        return ops.Sub.do_forward(self, other)
 
     def __rsub__(self, other) -> TensorNode:
         return ops.Sub.do_forward(self._operand(other), self)
 
     def __mul__(self, other) -> TensorNode:
-        return ops.Mul.do_forward(self, self._operand(other))
+        if not isinstance(other, TensorNode):
+            other = self._operand(other)
+        return ops.Mul.do_forward(self, other)
 
     def __rmul__(self, other) -> TensorNode:
         return ops.Mul.do_forward(self._operand(other), self)
 
     def __truediv__(self, other) -> TensorNode:
-        return ops.Div.do_forward(self, self._operand(other))
+        if not isinstance(other, TensorNode):
+            other = self._operand(other)
+        return ops.Div.do_forward(self, other)
 
     def __rtruediv__(self, other) -> TensorNode:
         return ops.Div.do_forward(self._operand(other), self)
@@ -229,7 +238,9 @@ class TensorNode:
         return (self * float(np.log(base))).exp()
 
     def __matmul__(self, other) -> TensorNode:
-        return ops.MatMul.do_forward(self, self._operand(other))
+        if not isinstance(other, TensorNode):
+            other = self._operand(other)
+        return ops.MatMul.do_forward(self, other)
 
     def __rmatmul__(self, other) -> TensorNode:
         return ops.MatMul.do_forward(self._operand(other), self)

@@ -123,12 +123,6 @@ def test_vjp_and_jvp_of_a_function_of_two_arguments_match_torch_func():
     np.testing.assert_allclose(tangent_out, their_tangent.numpy(), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="func.vjp's pullback calls _grads(..., keep=False) at the top level, so the first call "
-    "frees the graph and the second raises GraphReleasedError (JAX's and torch.func's vjp_fn "
-    "can be called many times); fix: keep=True in pullback (autograd/func.py)",
-)
 def test_a_pullback_can_be_called_twice():
     _, pullback = func.vjp(lambda x: x * x, np.array([1.0, 2.0]))
     np.testing.assert_array_equal(pullback(np.ones(2))[0], [2.0, 4.0])
@@ -186,11 +180,6 @@ def test_transforms_called_on_nodes_that_require_grad_return_nodes_to_differenti
     assert x.grad is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_variables turns a Python number into np.asarray(x), float64, where TensorNode(3.0) "
-    "and func's own docstring (array(6., dtype=float32)) give float32 (autograd/func.py)",
-)
 def test_transforms_called_on_python_numbers_return_float32_arrays_as_tensornode_does():
     result = func.grad(lambda x: x * x)(3.0)
     assert type(result) is np.ndarray and result.dtype == np.float32
