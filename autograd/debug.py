@@ -42,9 +42,10 @@ def check_forward(op: type, inputs, outputs) -> None:
             )
 
 
-def check_backward(op_node, index: int, grad) -> None:
-    """Raise if the gradient that ``op_node``'s backward gave its input ``index`` is not finite."""
+def check_backward(op_node, node, grad) -> None:
+    """Raise if the gradient that ``op_node``'s backward gave its input ``node`` is not finite."""
     if _non_finite(grad):
+        index = next(i for i, x in enumerate(op_node.inputs) if x is node)
         where = op_node.created_at or "an unknown line (forward ran outside detect_anomaly)"
         raise AnomalyError(
             f"{op_node.op.__name__} backward produced NaN or inf in the gradient of input "

@@ -15,7 +15,7 @@ import numpy as np
 
 from autograd import debug, tensor
 from autograd.errors import GradientError, GraphReleasedError, ShapeError
-from autograd.modes import enable_grad, modes, no_grad
+from autograd.modes import enable_grad, local, no_grad
 from autograd.op import Op
 
 _numbers = itertools.count()  # creation order: an op is always numbered after its inputs' ops
@@ -39,7 +39,10 @@ class OpNode:
         "created_at",
     )  # fmt: skip
 
-    def __init__(self, op, context: dict, inputs: tuple, output_values: tuple, constants: dict):
+    def __init__(
+        self, op, context: dict, inputs: tuple, output_values: tuple, constants: dict, modes=None
+    ) -> None:
+        modes = modes or local.modes  # this thread's switches (do_forward passes them)
         self.op = op
         self.context = context
         self.inputs = inputs
@@ -112,7 +115,9 @@ def walk(roots) -> tuple[list[OpNode], dict[OpNode, list]]:
         outputs = reached.get(node.source)
         if outputs is None:
             reached[node.source] = [node]
-            stack.extend(x for x in node.source.inputs if x.source is not None)
+            for x in node.source.inputs:
+                if x.source is not None:
+                    stack.append(x)
         elif all(output is not node for output in outputs):  # `is`: == is elementwise
             outputs.append(node)
     order = sorted(reached, key=_number, reverse=True)
@@ -202,7 +207,8 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, caller,
         retain_graph = create_graph
     grads: dict = {}
     for root, seed in zip(roots, seeds, strict=True):
-        _add(grads, root, _seed(root, seed, create_graph, caller))
+        seed = _seed(root, seed, create_graph, caller)
+        grads[root] = seed if root not in grads else _sum(grads[root], seed)
     order, reached = walk(roots)
     for op_node in order:  # check before any gradient moves, so a refused pass changes nothing
         if op_node.op is FirstOrderOnly:
@@ -214,18 +220,25 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, caller,
                 "through the graph twice"
             )
     wanted = {id(x): x for x in wanted if x.source is not None}
+    keep_all = retain_grads or bool(wanted)
+    anomaly_enabled = local.modes.anomaly_enabled
     found, retained = {}, []
     for op_node in order:
         outputs = reached[op_node]
-        output_grads = _output_grads(op_node, outputs, grads, create_graph)
-        if output_grads is None:  # nothing reached this op: its gradients are zero
-            continue
+        if len(op_node.output_values) == 1:
+            output_grads = (grads.pop(outputs[0], None),)
+            if output_grads[0] is None:  # nothing reached this op: its gradients are zero
+                continue
+        else:
+            output_grads = _output_grads(op_node, outputs, grads, create_graph)
+            if output_grads is None:
+                continue
         for output in outputs:
-            if output.retains_grad or retain_grads or id(output) in wanted:
+            if keep_all or output.retains_grad:
                 output_grad = output_grads[_output_index(op_node, output)]
                 if id(output) in wanted:
                     found[output] = output_grad
-                else:
+                elif retain_grads or output.retains_grad:
                     retained.append((output, output_grad))
         try:
             if create_graph:
@@ -233,16 +246,8 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, caller,
             else:
                 input_grads = op_node.op.backward(op_node.context, *output_grads)
         except ValueError as error:
-            if "read-only" not in str(error):
-                raise
-            raise GradientError(
-                f"{op_node.op.__name__}.backward wrote into a read-only array: the values an op "
-                "saves for backward (its inputs and outputs) are read-only while the graph "
-                "lives, so that no backward can change what another one reads; compute new "
-                "arrays instead of modifying them in place"
-            ) from error
-        if not retain_graph:
-            op_node.release()
+            _explain_read_only(op_node, error)
+            raise
         if type(input_grads) is not tuple:
             input_grads = (input_grads,)
         if len(input_grads) != len(op_node.inputs):
@@ -250,25 +255,41 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, caller,
                 f"{op_node.op.__name__}.backward returned {len(input_grads)} gradients for "
                 f"{len(op_node.inputs)} inputs; return one per input (None where not needed)"
             )
-        for index, (node, node_grad) in enumerate(zip(op_node.inputs, input_grads)):
+        if not retain_graph:
+            op_node.release()
+        for node, node_grad in zip(op_node.inputs, input_grads):
             if node_grad is None or not node.requires_grad:
                 continue
-            node_grad = _conform(op_node, index, node_grad)
-            if modes.anomaly_enabled:
-                debug.check_backward(op_node, index, node_grad)
-            _add(grads, node, node_grad)
+            value = node.value
+            if (
+                type(node_grad) is not np.ndarray  # a TensorNode, or a NumPy scalar
+                or node_grad.shape != value.shape
+                or node_grad.dtype != value.dtype
+            ):
+                node_grad = _conform(op_node, node, node_grad)
+            if anomaly_enabled:
+                debug.check_backward(op_node, node, node_grad)
+            pending = grads.get(node)
+            grads[node] = node_grad if pending is None else _sum(pending, node_grad)
     found.update((x, g) for x, g in grads.items() if x.source is None)
     return found, retained
 
 
-def _add(grads: dict, node, node_grad) -> None:
-    """Sum gradients arriving at ``node`` from several consumers (always into a new array)."""
-    pending = grads.get(node)
-    if pending is not None:
-        node_grad = pending + node_grad
-        if isinstance(node_grad, np.generic):  # NumPy's 0-d sums are scalars
-            node_grad = np.asarray(node_grad)
-    grads[node] = node_grad
+def _explain_read_only(op_node: OpNode, error: ValueError) -> None:
+    """A backward that wrote into a saved (read-only) array: say so, naming the op."""
+    if "read-only" in str(error):
+        raise GradientError(
+            f"{op_node.op.__name__}.backward wrote into a read-only array: the values an op "
+            "saves for backward (its inputs and outputs) are read-only while the graph lives, so "
+            "that no backward can change what another one reads; compute new arrays instead of "
+            "modifying them in place"
+        ) from error
+
+
+def _sum(pending, node_grad):
+    """Gradients arriving at one node from several consumers, added (into a new array)."""
+    total = pending + node_grad
+    return np.asarray(total) if isinstance(total, np.generic) else total  # 0-d sums: scalars
 
 
 def _seed(root, seed, create_graph: bool, caller: str):
@@ -325,22 +346,21 @@ def _output_index(op_node: OpNode, output) -> int:
     return next(i for i, value in enumerate(op_node.output_values) if value is output.value)
 
 
-def _conform(op_node: OpNode, index: int, node_grad):
+def _conform(op_node: OpNode, node, node_grad):
     """A gradient has its input's shape and dtype (NumPy gives scalars for 0-d arithmetic)."""
-    value = op_node.inputs[index].value
+    value = node.value
     if isinstance(node_grad, tensor.TensorNode):
         array = node_grad.value
     else:
         array = node_grad = np.asarray(node_grad)
     if array.shape != value.shape:
+        index = next(i for i, x in enumerate(op_node.inputs) if x is node)
         raise ShapeError(
             f"{op_node.op.__name__}.backward returned a gradient of shape {array.shape} for "
             f"input {index} of shape {value.shape}"
         )
     if array.dtype != value.dtype:
-        if isinstance(node_grad, tensor.TensorNode):
-            return node_grad.astype(value.dtype)
-        return array.astype(value.dtype)
+        return node_grad.astype(value.dtype)
     return node_grad
 
 

@@ -11,15 +11,25 @@ import threading
 from collections.abc import Iterator
 
 
-class _Modes(threading.local):
-    """The switches of the current thread (class attributes are each new thread's defaults)."""
+class Modes:
+    """One thread's switches."""
 
-    grad_enabled = True
-    anomaly_enabled = False
-    scope: tuple = ()  # what is building the graph now, outermost first
+    __slots__ = ("grad_enabled", "anomaly_enabled", "scope")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly_enabled = False
+        self.scope: tuple = ()  # what is building the graph now, outermost first
 
 
-modes = _Modes()
+class _PerThread(threading.local):
+    def __init__(self) -> None:  # runs once in each thread that reads ``local.modes``
+        self.modes = Modes()
+
+
+#: ``local.modes`` is the current thread's Modes. Read it once and keep it in a variable where
+#: speed counts: each read of a thread-local attribute costs as much as a small NumPy call.
+local = _PerThread()
 
 
 @contextlib.contextmanager
@@ -29,6 +39,7 @@ def no_grad() -> Iterator[None]:
     >>> with no_grad():
     ...     y = w * 2      # y.source is None, y.requires_grad is False
     """
+    modes = local.modes
     previous, modes.grad_enabled = modes.grad_enabled, False
     try:
         yield
@@ -43,6 +54,7 @@ def enable_grad() -> Iterator[None]:
     >>> with no_grad(), enable_grad():
     ...     y = w * 2      # y.source is the Mul OpNode
     """
+    modes = local.modes
     previous, modes.grad_enabled = modes.grad_enabled, True
     try:
         yield
@@ -52,7 +64,7 @@ def enable_grad() -> Iterator[None]:
 
 def is_grad_enabled() -> bool:
     """True unless inside ``no_grad()`` (in this thread)."""
-    return modes.grad_enabled
+    return local.modes.grad_enabled
 
 
 @contextlib.contextmanager
@@ -62,6 +74,7 @@ def detect_anomaly() -> Iterator[None]:
     >>> with detect_anomaly():
     ...     (x.log() * 0).sum().backward()   # AnomalyError: Log produced -inf, created at ...
     """
+    modes = local.modes
     previous, modes.anomaly_enabled = modes.anomaly_enabled, True
     try:
         yield
@@ -79,14 +92,15 @@ class scope:  # noqa: N801  (used like a function: ``with scope(owner):``)
     ...     h = (x @ w).relu()        # h.source.scope == ("encoder",)
     """
 
-    __slots__ = ("owner", "previous")
+    __slots__ = ("owner", "modes", "previous")
 
     def __init__(self, owner) -> None:
         self.owner = owner
 
     def __enter__(self) -> None:
-        self.previous = modes.scope
-        modes.scope = self.previous + (self.owner,)
+        self.modes = local.modes
+        self.previous = self.modes.scope
+        self.modes.scope = self.previous + (self.owner,)
 
     def __exit__(self, *exc_info) -> None:
-        modes.scope = self.previous
+        self.modes.scope = self.previous

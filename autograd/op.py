@@ -21,7 +21,8 @@ import numpy as np
 # TensorNode through the package, at call time: importing it never runs tensor.py or graph.py.
 import autograd
 from autograd import debug
-from autograd.modes import modes
+from autograd.fastpaths import output_node
+from autograd.modes import local
 
 _setflags = np.ndarray.setflags
 
@@ -80,26 +81,32 @@ class Op:
         dtype = None
         if (cls.broadcasts or cls.promotes) and not same_shapes_and_dtypes(nodes):
             nodes, dtype = autograd.ops.shape.broadcast(cls, nodes)  # broadcast, promote
+        modes = local.modes  # this thread's switches
         record = False
         if modes.grad_enabled:  # record only if some input needs a gradient
             for x in nodes:
                 if x.requires_grad:
                     record = True
                     break
-        context = {"needs_input_grad": tuple(map(_requires_grad, nodes))} if record else {}
-        result = cls.forward(context, *map(_value, nodes), **constants)  # forward
+        context = {"needs_input_grad": needs_input_grad(nodes)} if record else {}
+        if len(nodes) == 2:  # forward; by fixed arity, not *map(): saves ~1,800 instructions
+            result = cls.forward(context, nodes[0].value, nodes[1].value, **constants)
+        elif len(nodes) == 1:
+            result = cls.forward(context, nodes[0].value, **constants)
+        else:
+            result = cls.forward(context, *map(_value, nodes), **constants)
         if type(result) is tuple:
             outputs = conform_outputs(result, context, dtype)
-            nodes_out = tuple([node_type(y, record) for y in outputs])
+            nodes_out = tuple([output_node(y, record) for y in outputs])
         else:
             if dtype is not None or type(result) is not np.ndarray:
                 (result,) = conform_outputs(result, context, dtype)
             outputs = (result,)
-            nodes_out = (node_type(result, record),)
+            nodes_out = (output_node(result, record),)
         if modes.anomaly_enabled:
             debug.check_forward(cls, nodes, nodes_out)
         if record:  # record: the graph, and outputs that cannot change under it
-            source = autograd.graph.OpNode(cls, context, nodes, outputs, constants)
+            source = autograd.graph.OpNode(cls, context, nodes, outputs, constants, modes)
             for node in nodes_out:
                 node.source = source
                 _setflags(node.value, False)
@@ -108,6 +115,13 @@ class Op:
 
 _value = operator.attrgetter("value")
 _requires_grad = operator.attrgetter("requires_grad")
+
+
+def needs_input_grad(nodes: tuple) -> tuple:
+    """Which inputs need a gradient: the flags an op's backward reads from its context."""
+    if len(nodes) == 2:  # by fixed arity, not map(): saves ~1,000 instructions per op
+        return (nodes[0].requires_grad, nodes[1].requires_grad)
+    return tuple(map(_requires_grad, nodes))
 
 
 def as_nodes(inputs: tuple) -> tuple:

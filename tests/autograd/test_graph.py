@@ -483,14 +483,14 @@ def test_without_detect_anomaly_non_finite_values_pass_silently():
     with np.errstate(divide="ignore"):
         y = leaf(0.0).log()
     assert y.item() == -np.inf
-    assert not autograd.modes.modes.anomaly_enabled
+    assert not autograd.modes.local.modes.anomaly_enabled
 
 
 def test_detect_anomaly_is_switched_off_again_after_an_error():
     with pytest.raises(AnomalyError):
         with np.errstate(invalid="ignore"), detect_anomaly():
             leaf(-1.0).log()
-    assert not autograd.modes.modes.anomaly_enabled
+    assert not autograd.modes.local.modes.anomaly_enabled
     with np.errstate(invalid="ignore"):
         assert np.isnan(leaf(-1.0).log().item())
 
