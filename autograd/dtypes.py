@@ -16,6 +16,24 @@ DEFAULT_DTYPE = np.float32
 _KIND_ORDER = {"b": 0, "u": 1, "i": 1, "f": 2}
 
 
+def as_array(value) -> np.ndarray:
+    """A NumPy array for ``value``: arrays keep their dtype, Python numbers and lists become
+    float32. Strings, objects and complex numbers are refused with a TypeError.
+
+    >>> as_array([1, 2]).dtype, as_array(np.arange(3)).dtype
+    (dtype('float32'), dtype('int64'))
+    """
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"TensorNode values must be numeric (bool, int or float), got {array.dtype} from "
+            f"{type(value).__name__}"
+        )
+    if not isinstance(value, np.ndarray | np.generic):
+        array = array.astype(DEFAULT_DTYPE)
+    return array
+
+
 def promote(a: np.dtype | None, b: np.dtype) -> np.dtype:
     """The promoted dtype of two arrays of the same category (``None`` is 'nothing yet')."""
     if a is None or a == b:

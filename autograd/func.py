@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from autograd.dtypes import DEFAULT_DTYPE
+from autograd.dtypes import DEFAULT_DTYPE, as_array
 from autograd.graph import grad as graph_grad
 from autograd.modes import enable_grad
 from autograd.ops import Scatter
-from autograd.tensor import TensorNode, as_array
+from autograd.tensor import TensorNode
 
 
 def grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:

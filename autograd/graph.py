@@ -13,10 +13,10 @@ import operator
 
 import numpy as np
 
-from autograd import debug, tensor
+from autograd import debug, higher_order, tensor
 from autograd.errors import GradientError, GraphReleasedError, ShapeError
-from autograd.modes import enable_grad, local, no_grad
-from autograd.op import Op
+from autograd.modes import local
+from autograd.readonly import lock, unlock
 
 _numbers = itertools.count()  # creation order: an op is always numbered after its inputs' ops
 _setflags = np.ndarray.setflags
@@ -64,41 +64,6 @@ class OpNode:
     def __repr__(self) -> str:
         shapes = ", ".join(str(x.value.shape) if x.value.ndim else "scalar" for x in self.inputs)
         return f"OpNode({self.op.__name__}, input shapes: {shapes})"
-
-
-# The leaf values that recorded ops hold read-only: id -> [array, how many ops hold it]. Writing
-# into one (``x.value[:] = 0``, or an optimiser step before backward) raises at once, instead of
-# silently changing the gradient a later backward computes. Counted per array, so that two
-# graphs, or two leaves sharing one array, keep it locked until the last lets go.
-_locked: dict[int, list] = {}
-
-
-def lock(inputs: tuple) -> tuple:
-    """Make the writable leaf values among ``inputs`` read-only; returns the ones it counted."""
-    locked = ()
-    for x in inputs:
-        if x.source is None:
-            value = x.value
-            entry = _locked.get(id(value))
-            if entry is not None:
-                entry[1] += 1
-            elif value.flags.writeable:
-                _setflags(value, False)
-                _locked[id(value)] = [value, 1]
-            else:
-                continue  # read-only already: nothing to undo later
-            locked += (value,)
-    return locked
-
-
-def unlock(arrays: tuple) -> None:
-    """Undo ``lock`` for these arrays: the last op to let go makes each writable again."""
-    for value in arrays:
-        entry = _locked[id(value)]
-        entry[1] -= 1
-        if not entry[1]:
-            del _locked[id(value)]
-            _setflags(value, True)
 
 
 def walk(roots) -> tuple[list[OpNode], dict[OpNode, list]]:
@@ -211,8 +176,8 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, caller,
         grads[root] = seed if root not in grads else _sum(grads[root], seed)
     order, reached = walk(roots)
     for op_node in order:  # check before any gradient moves, so a refused pass changes nothing
-        if op_node.op is FirstOrderOnly:
-            FirstOrderOnly.backward(op_node.context, None)  # raises, naming the op
+        if op_node.op is higher_order.FirstOrderOnly:
+            higher_order.FirstOrderOnly.backward(op_node.context, None)  # raises, naming the op
         if op_node.context is None:
             raise GraphReleasedError(
                 f"backward reached {op_node.op.__name__}, whose saved values were freed by an "
@@ -242,7 +207,7 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, caller,
                     retained.append((output, output_grad))
         try:
             if create_graph:
-                input_grads = _differentiable_backward(op_node, outputs, output_grads)
+                input_grads = higher_order.differentiable_backward(op_node, outputs, output_grads)
             else:
                 input_grads = op_node.op.backward(op_node.context, *output_grads)
         except ValueError as error:
@@ -381,82 +346,3 @@ def store_grad(node, node_grad, create_graph: bool, stored: set) -> None:
 
 def _as_tuple(value) -> tuple:
     return tuple(value) if isinstance(value, list | tuple) else (value,)
-
-
-# ----- create_graph: the same backward formulas, run on TensorNodes ----------------------------
-
-_WITHHELD = object()
-
-
-class NodeContext(dict):
-    """The context a ``create_graph`` pass hands to ``backward``: every saved float array that is
-    one of the op's input or output values is replaced by that TensorNode, so the formula builds a
-    graph; other float arrays (intermediates such as BatchNorm's ``xhat``) are withheld, since a
-    constant there would silently drop a term of the second derivative."""
-
-    def __init__(self, op_node: OpNode, outputs: list) -> None:
-        nodes = {id(x.value): x for x in op_node.inputs}
-        nodes.update((id(x.value), x) for x in outputs)
-        constants = op_node.op.saved_constants
-        super().__init__(
-            (key, _as_node(value, nodes, key in constants))
-            for key, value in op_node.context.items()
-        )
-        self.op_name = op_node.op.__name__
-
-    def __getitem__(self, key):
-        value = super().__getitem__(key)
-        if value is _WITHHELD:
-            raise GradientError(
-                f"{self.op_name}.backward read context[{key!r}], a value its forward computed "
-                "that is neither an input nor an output; under create_graph=True it would be a "
-                f"constant and the second derivative silently wrong. Recompute it from the "
-                "inputs in backward, or list the key in saved_constants if it does not depend on "
-                "them"
-            )
-        return value
-
-
-def _as_node(value, nodes: dict, constant: bool):
-    if type(value) is not np.ndarray or value.dtype.kind != "f" or constant:
-        return value
-    return nodes.get(id(value), _WITHHELD)
-
-
-def _differentiable_backward(op_node: OpNode, outputs: list, output_grads: tuple):
-    """Call the op's backward on TensorNodes, recording the graph of the gradient itself."""
-    op = op_node.op
-    if op.differentiable_backward:
-        with enable_grad():
-            return op.backward(NodeContext(op_node, outputs), *output_grads)
-    # An op whose backward runs on arrays only: its first derivative is right, and a node that
-    # refuses to be differentiated again stands for it in the new graph.
-    with no_grad():
-        input_grads = op.backward(op_node.context, *[g.value for g in output_grads])
-    if type(input_grads) is not tuple:
-        input_grads = (input_grads,)
-    return tuple(
-        None
-        if g is None
-        else FirstOrderOnly.do_forward(*output_grads, *op_node.inputs, value=g, op_name=op.__name__)
-        for g in input_grads
-    )
-
-
-class FirstOrderOnly(Op):
-    """Stands, in a create_graph pass, for the gradient computed by an op whose backward runs on
-    arrays only. Its value is right; differentiating through it raises, naming that op."""
-
-    @staticmethod
-    def forward(context, *inputs, value, op_name):
-        context["op_name"] = op_name
-        return value
-
-    @staticmethod
-    def backward(context, grad_output):
-        raise GradientError(
-            f"{context['op_name']}.backward ran on arrays in a create_graph pass, so its "
-            "gradient cannot be differentiated again; declare differentiable_backward = True on "
-            "the op once its backward also works on TensorNodes (autograd.testing.gradgradcheck "
-            "checks it)"
-        )

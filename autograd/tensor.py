@@ -11,30 +11,8 @@ import numbers
 
 import numpy as np
 
-from autograd import graph, ops
-from autograd.dtypes import DEFAULT_DTYPE, weak_constant
-
-
-def as_array(value) -> np.ndarray:
-    """A NumPy array for ``value``: arrays keep their dtype, Python numbers and lists become
-    float32. Strings, objects and complex numbers are refused with a TypeError.
-
-    >>> as_array([1, 2]).dtype, as_array(np.arange(3)).dtype
-    (dtype('float32'), dtype('int64'))
-    """
-    if isinstance(value, TensorNode):
-        raise TypeError(
-            "TensorNode(...) got a TensorNode; use node.detach() for a new leaf with its value"
-        )
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(
-            f"TensorNode values must be numeric (bool, int or float), got {array.dtype} from "
-            f"{type(value).__name__}"
-        )
-    if not isinstance(value, np.ndarray | np.generic):
-        array = array.astype(DEFAULT_DTYPE)
-    return array
+from autograd import graph, interop, ops
+from autograd.dtypes import DEFAULT_DTYPE, as_array, weak_constant
 
 
 class TensorNode:
@@ -51,6 +29,11 @@ class TensorNode:
 
     def __init__(self, value, requires_grad: bool = False, name: str | None = None) -> None:
         if type(value) is not np.ndarray or value.dtype.kind not in "biuf":
+            if isinstance(value, TensorNode):
+                raise TypeError(
+                    "TensorNode(...) got a TensorNode; use node.detach() for a new leaf with its "
+                    "value"
+                )
             value = as_array(value)
         if requires_grad and value.dtype.kind != "f":
             raise TypeError(
@@ -251,22 +234,22 @@ class TensorNode:
     # Comparisons give constant boolean nodes, elementwise as in NumPy (no gradient flows
     # through a comparison). Nodes still hash by identity, so they work as dict keys.
     def __eq__(self, other) -> TensorNode:  # type: ignore[override]
-        return _compare(np.equal, self, other)
+        return interop.compare(np.equal, self, other)
 
     def __ne__(self, other) -> TensorNode:  # type: ignore[override]
-        return _compare(np.not_equal, self, other)
+        return interop.compare(np.not_equal, self, other)
 
     def __lt__(self, other) -> TensorNode:
-        return _compare(np.less, self, other)
+        return interop.compare(np.less, self, other)
 
     def __le__(self, other) -> TensorNode:
-        return _compare(np.less_equal, self, other)
+        return interop.compare(np.less_equal, self, other)
 
     def __gt__(self, other) -> TensorNode:
-        return _compare(np.greater, self, other)
+        return interop.compare(np.greater, self, other)
 
     def __ge__(self, other) -> TensorNode:
-        return _compare(np.greater_equal, self, other)
+        return interop.compare(np.greater_equal, self, other)
 
     __hash__ = object.__hash__
 
@@ -324,112 +307,17 @@ class TensorNode:
             shape = tuple(shape[0])
         return ops.Expand.do_forward(self, shape=shape)
 
-    # ----- NumPy functions on nodes ----------------------------------------------------------
+    # ----- NumPy functions on nodes (interop.py) ------------------------------------------
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         """``np.exp(x)``, ``array * x`` and friends run the engine's ops; others raise."""
-        run = _UFUNCS.get(ufunc)
-        if method != "__call__" or kwargs or run is None:
-            raise TypeError(
-                f"np.{ufunc.__name__}{'' if method == '__call__' else '.' + method} is not "
-                "supported on TensorNodes (it would build an array of objects); use the node's "
-                "methods (x.exp(), x.sum(), ...) or write an Op"
-            )
-        return run(*inputs)
+        return interop.array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
         """The few NumPy functions that backward formulas use (reshape, sum, ...)."""
-        run = _FUNCTIONS.get(func)
-        if run is None:
-            raise TypeError(
-                f"np.{func.__name__} is not supported on TensorNodes; use the node's methods "
-                "or write an Op (supported: " + ", ".join(f.__name__ for f in _FUNCTIONS) + ")"
-            )
-        return run(*args, **kwargs)
+        return interop.array_function(func, args, kwargs)
 
 
 def as_node(value) -> TensorNode:
     """``value`` itself if it is a TensorNode, else a constant leaf holding it."""
     return value if isinstance(value, TensorNode) else TensorNode(value)
-
-
-def _compare(compare, a, b) -> TensorNode:
-    """A constant boolean node: comparisons have no gradient."""
-    return TensorNode(np.asarray(compare(_raw(a), _raw(b))))
-
-
-def _raw(x):
-    return x.value if isinstance(x, TensorNode) else x
-
-
-def _binary(op):
-    """``np.add(a, b)`` and friends with any operand a node: the op, with the other as constant."""
-
-    def run(a, b):
-        if isinstance(a, TensorNode):
-            return op.do_forward(a, a._operand(b))
-        return op.do_forward(b._operand(a), b)
-
-    return run
-
-
-def _method(name):
-    return lambda x, *args, **kwargs: getattr(as_node(x), name)(*args, **kwargs)
-
-
-def _expand_dims(x, axis):
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    shape = list(x.shape)
-    for a in sorted(a % (len(shape) + len(axes)) for a in axes):
-        shape.insert(a, 1)
-    return x.reshape(tuple(shape))
-
-
-def _swapaxes(x, axis1, axis2):
-    axes = list(range(x.ndim))
-    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-    return x.transpose(tuple(axes))
-
-
-def _power(x, exponent):
-    if isinstance(exponent, TensorNode):
-        raise TypeError("np.power(x, y) with a TensorNode exponent: write (y * x.log()).exp()")
-    return as_node(x) ** (exponent.item() if isinstance(exponent, np.ndarray) else exponent)
-
-
-_UFUNCS = {
-    np.add: _binary(ops.Add),
-    np.subtract: _binary(ops.Sub),
-    np.multiply: _binary(ops.Mul),
-    np.true_divide: _binary(ops.Div),
-    np.matmul: _binary(ops.MatMul),
-    np.power: _power,
-    np.negative: _method("__neg__"),
-    np.absolute: _method("__abs__"),
-    np.exp: _method("exp"),
-    np.log: _method("log"),
-    np.tanh: _method("tanh"),
-    np.equal: lambda a, b: _compare(np.equal, a, b),
-    np.not_equal: lambda a, b: _compare(np.not_equal, a, b),
-    np.less: lambda a, b: _compare(np.less, a, b),
-    np.less_equal: lambda a, b: _compare(np.less_equal, a, b),
-    np.greater: lambda a, b: _compare(np.greater, a, b),
-    np.greater_equal: lambda a, b: _compare(np.greater_equal, a, b),
-    np.sign: lambda x: TensorNode(np.sign(_raw(x))),
-    np.isfinite: lambda x: TensorNode(np.isfinite(_raw(x))),
-}
-
-_FUNCTIONS = {
-    np.reshape: lambda x, shape: as_node(x).reshape(shape),
-    np.transpose: lambda x, axes=None: as_node(x).transpose(axes or ()),
-    np.swapaxes: _swapaxes,
-    np.expand_dims: lambda x, axis: _expand_dims(as_node(x), axis),
-    np.broadcast_to: lambda x, shape: as_node(x).expand(shape),
-    np.sum: lambda x, axis=None, keepdims=False: as_node(x).sum(axis, keepdims),
-    np.mean: lambda x, axis=None, keepdims=False: as_node(x).mean(axis, keepdims),
-    np.max: lambda x, axis=None, keepdims=False: as_node(x).max(axis, keepdims),
-    np.zeros_like: lambda x, dtype=None: TensorNode(np.zeros_like(_raw(x), dtype=dtype)),
-    np.ones_like: lambda x, dtype=None: TensorNode(np.ones_like(_raw(x), dtype=dtype)),
-    np.shape: lambda x: x.shape,
-    np.ndim: lambda x: x.ndim,
-}

@@ -67,40 +67,48 @@ class SoftmaxCrossEntropy(Op):
             "SoftmaxCrossEntropy", "logits", logits.shape, labels, ignore_index
         )
         counted = labels != ignore_index
-        picked = np.where(counted, labels, 0)
+        if counted.all():  # the common case: every row counts
+            counted = None
+        else:
+            labels = np.where(counted, labels, 0)  # any class: the row's weight is 0
         rows = np.arange(len(labels))
         # -log p[label] = log(sum(exp(shifted))) - shifted[label], with the row max subtracted
         # first so that exp never overflows.
         shifted = logits - logits.max(axis=1, keepdims=True, initial=-np.inf)
         probabilities = np.exp(shifted)
         totals = probabilities.sum(axis=1, keepdims=True)
-        losses = (np.log(totals[:, 0]) - shifted[rows, picked]) * counted
+        losses = np.log(totals[:, 0]) - shifted[rows, labels]
+        if counted is not None:
+            losses *= counted
         probabilities /= totals  # the softmax, kept for backward
         context["logits"], context["probabilities"] = logits, probabilities
-        context["labels"], context["counted"], context["reduction"] = picked, counted, reduction
+        context["labels"], context["counted"], context["reduction"] = labels, counted, reduction
         if reduction == "none":
             return losses
         total = losses.sum(dtype=logits.dtype)
         if reduction == "sum":
             return np.asarray(total)
-        count = counted.sum()
+        count = len(labels) if counted is None else counted.sum()
         return np.asarray(total / count if count else np.nan, dtype=logits.dtype)
 
     @staticmethod
     def backward(context, grad_output):
         labels, counted, reduction = context["labels"], context["counted"], context["reduction"]
-        if isinstance(grad_output, np.ndarray):
-            probabilities = context["probabilities"]
-        else:  # create_graph: recomputed from the logits, so the new graph depends on them
-            probabilities = context["logits"].softmax(axis=1)
-        onehot = np.zeros(probabilities.shape, dtype=probabilities.dtype)
-        onehot[np.arange(len(labels)), labels] = 1
-        weights = counted.astype(probabilities.dtype)[:, np.newaxis]  # 0 for ignored rows
+        n = len(labels)
         if reduction == "none":
-            weights = weights * grad_output.reshape((len(labels), 1))
-        else:
-            # No row counted: the loss is NaN (as in PyTorch) but every weight is 0, and so is
-            # the gradient.
-            count = max(counted.sum(), 1) if reduction == "mean" else 1
-            weights = weights * (grad_output / count)
-        return (probabilities - onehot) * weights
+            scale = grad_output.reshape((n, 1))
+        elif reduction == "sum":
+            scale = grad_output
+        else:  # no row counted: the loss is NaN (as in PyTorch) and the gradient 0
+            scale = grad_output / max(n if counted is None else counted.sum(), 1)
+        if counted is not None:
+            scale = scale * counted[:, np.newaxis].astype(context["logits"].dtype)
+        if isinstance(grad_output, np.ndarray):  # arrays: a copy of the saved softmax, in place
+            grad = context["probabilities"].copy()
+            grad[np.arange(n), labels] -= 1
+            grad *= scale
+            return grad
+        # create_graph: the softmax recomputed from the logits, so the new graph depends on them
+        onehot = np.zeros(context["logits"].shape, dtype=context["logits"].dtype)
+        onehot[np.arange(n), labels] = 1
+        return (context["logits"].softmax(axis=1) - onehot) * scale
