@@ -18,35 +18,34 @@ import numpy as np
 
 _setflags = np.ndarray.setflags
 
-# The leaf values that recorded ops hold read-only: id -> [array, how many ops hold it]. Counted
-# per array, so that two graphs, or two leaves sharing one array, keep it locked until the last
-# lets go, and a leaf given a new value meanwhile unlocks only what was locked.
+# The leaf values that recorded ops hold read-only: id -> entry [array, how many ops hold it].
+# Counted per array, so that two graphs, or two leaves sharing one array, keep it locked until
+# the last lets go; an op keeps the entries it counted, so a leaf given a new value meanwhile
+# unlocks only what was locked.
 _locked: dict[int, list] = {}
 
 
 def lock(inputs: tuple) -> tuple:
-    """Make the writable leaf values among ``inputs`` read-only; returns the ones it counted."""
-    locked = ()
+    """Make the writable leaf values among ``inputs`` read-only; returns the entries counted."""
+    entries = ()
     for x in inputs:
         if x.source is None:
             value = x.value
             entry = _locked.get(id(value))
-            if entry is not None:
-                entry[1] += 1
-            elif value.flags.writeable:
+            if entry is None:
+                if not value.flags.writeable:
+                    continue  # read-only already: nothing to undo later
                 _setflags(value, False)
-                _locked[id(value)] = [value, 1]
-            else:
-                continue  # read-only already: nothing to undo later
-            locked += (value,)
-    return locked
+                entry = _locked[id(value)] = [value, 0]
+            entry[1] += 1
+            entries += (entry,)
+    return entries
 
 
-def unlock(arrays: tuple) -> None:
-    """Undo ``lock`` for these arrays: the last op to let go makes each writable again."""
-    for value in arrays:
-        entry = _locked[id(value)]
+def unlock(entries: tuple) -> None:
+    """Undo ``lock``: the last op to let go of an array makes it writable again."""
+    for entry in entries:
         entry[1] -= 1
         if not entry[1]:
-            del _locked[id(value)]
-            _setflags(value, True)
+            del _locked[id(entry[0])]
+            _setflags(entry[0], True)
