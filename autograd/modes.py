@@ -32,34 +32,22 @@ class _PerThread(threading.local):
 local = _PerThread()
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
+def no_grad() -> contextlib.AbstractContextManager:
     """Build no graph inside the block: for evaluation and parameter updates.
 
     >>> with no_grad():
     ...     y = w * 2      # y.source is None, y.requires_grad is False
     """
-    modes = local.modes
-    previous, modes.grad_enabled = modes.grad_enabled, False
-    try:
-        yield
-    finally:
-        modes.grad_enabled = previous
+    return _switch("grad_enabled", False)
 
 
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> contextlib.AbstractContextManager:
     """Record the graph inside the block, even within ``no_grad()``.
 
     >>> with no_grad(), enable_grad():
     ...     y = w * 2      # y.source is the Mul OpNode
     """
-    modes = local.modes
-    previous, modes.grad_enabled = modes.grad_enabled, True
-    try:
-        yield
-    finally:
-        modes.grad_enabled = previous
+    return _switch("grad_enabled", True)
 
 
 def is_grad_enabled() -> bool:
@@ -67,19 +55,25 @@ def is_grad_enabled() -> bool:
     return local.modes.grad_enabled
 
 
-@contextlib.contextmanager
-def detect_anomaly() -> Iterator[None]:
+def detect_anomaly() -> contextlib.AbstractContextManager:
     """Stop at the first op that makes a NaN or an infinity, in forward or in backward.
 
     >>> with detect_anomaly():
     ...     (x.log() * 0).sum().backward()   # AnomalyError: Log produced -inf, created at ...
     """
+    return _switch("anomaly_enabled", True)
+
+
+@contextlib.contextmanager
+def _switch(name: str, value: bool) -> Iterator[None]:
+    """Set this thread's switch ``name`` inside the block, and restore it after, even on error."""
     modes = local.modes
-    previous, modes.anomaly_enabled = modes.anomaly_enabled, True
+    previous = getattr(modes, name)
+    setattr(modes, name, value)
     try:
         yield
     finally:
-        modes.anomaly_enabled = previous
+        setattr(modes, name, previous)
 
 
 class scope:  # noqa: N801  (used like a function: ``with scope(owner):``)

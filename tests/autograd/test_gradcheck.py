@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import autograd
 from autograd import GradcheckError, GradientError, Op, TensorNode, gradcheck
 from autograd.gradcheck import LAYOUTS, gradgradcheck, laid_out, numerical_gradient
 from autograd.testing import arrays
@@ -353,11 +352,7 @@ def test_a_backward_wrong_only_for_transposed_inputs_is_caught():
         gradcheck(fn, [X])
 
 
-# ----- second order (needs autograd.grad, from the higher-order work) ---------------------------
-
-needs_autograd_grad = pytest.mark.skipif(
-    not hasattr(autograd, "grad"), reason="autograd.grad (higher order) is not merged yet"
-)
+# ----- second order ---------------------------
 
 
 class Cube(Op):
@@ -386,7 +381,6 @@ class CubeCutsTheGraph(Cube):
         return grad_output * 3 * x * x
 
 
-@needs_autograd_grad
 @pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
 def test_gradgradcheck_passes_a_right_second_derivative_and_catches_a_cut_graph(shape):
     x = np.linspace(-1.5, 1.2, 6)[: int(np.prod(shape))].reshape(shape)
@@ -400,7 +394,6 @@ def test_gradgradcheck_passes_a_right_second_derivative_and_catches_a_cut_graph(
         gradgradcheck(lambda x: CubeCutsTheGraph.do_forward(x), [x])
 
 
-@needs_autograd_grad
 def test_gradgradcheck_checks_mixed_second_derivatives_of_several_inputs():
     a, b = np.array([0.5, -1.0, 2.0]), np.array([1.5, 0.25, -0.75])
     assert gradgradcheck(lambda a, b: (Cube.do_forward(a) * b, a * b * b), [a, b])
@@ -408,6 +401,5 @@ def test_gradgradcheck_checks_mixed_second_derivatives_of_several_inputs():
         gradgradcheck(lambda a, b: a * CubeCutsTheGraph.do_forward(b), [a, b])
 
 
-@needs_autograd_grad
 def test_gradgradcheck_of_a_linear_function_expects_zero():
     assert gradgradcheck(lambda x: x * 2.0, [np.ones(3)])

@@ -9,7 +9,6 @@ from hypothesis import find, given
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
-import autograd
 from autograd import GradcheckError, GradientError, Op, ShapeError, TensorNode
 from autograd.testing import (
     arrays,
@@ -312,11 +311,7 @@ def test_property_test_draws_the_shapes_that_show_a_transposed_input_bug():
         property_test(DoubleLosesWritesOnTransposedInputs, arrays(), max_examples=50)
 
 
-# ----- second order (needs autograd.grad, from the higher-order work) ---------------------------
-
-needs_autograd_grad = pytest.mark.skipif(
-    not hasattr(autograd, "grad"), reason="autograd.grad (higher order) is not merged yet"
-)
+# ----- second order ---------------------------
 
 
 class Cube(Op):
@@ -345,7 +340,6 @@ class CubeCutsTheGraph(Cube):
         return grad_output * 3 * x * x
 
 
-@needs_autograd_grad
 def test_check_gradients_of_order_2_compares_second_derivatives():
     check_gradients(Cube, X, order=2)
     check_gradients(CubeCutsTheGraph, X)  # first order is right
@@ -353,7 +347,6 @@ def test_check_gradients_of_order_2_compares_second_derivatives():
         check_gradients(CubeCutsTheGraph, X, order=2)
 
 
-@needs_autograd_grad
 def test_property_test_of_order_2_passes_a_right_op_and_fails_a_cut_graph():
     property_test(Cube, arrays(), order=2, max_examples=10)
     property_test(lambda a, b: a * b * b, inputs=broadcastable_arrays(), order=2, max_examples=10)
