@@ -79,7 +79,7 @@ class Op:
                 nodes = as_nodes(inputs)
                 break
         dtype = None
-        if (cls.broadcasts or cls.promotes) and not same_shapes_and_dtypes(nodes):
+        if (cls.broadcasts or cls.promotes) and not aligned(cls.broadcasts, nodes):
             nodes, dtype = autograd.ops.shape.broadcast(cls, nodes)  # broadcast, promote
         modes = local.modes  # this thread's switches
         record = False
@@ -133,12 +133,13 @@ def as_nodes(inputs: tuple) -> tuple:
     return inputs
 
 
-def same_shapes_and_dtypes(nodes: tuple) -> bool:
-    """Fast path: two inputs alike need no Expand node and no promotion (the common case)."""
+def aligned(same_shape: bool, nodes: tuple) -> bool:
+    """Fast path: two inputs of one dtype (and one shape, if ``same_shape``) need no Expand node
+    and no promotion, the common case."""
     if len(nodes) != 2:
         return False
     a, b = nodes[0].value, nodes[1].value
-    return a.shape == b.shape and a.dtype is b.dtype
+    return a.dtype is b.dtype and (not same_shape or a.shape == b.shape)
 
 
 def conform_outputs(result, context: dict, dtype) -> tuple:

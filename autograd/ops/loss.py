@@ -38,7 +38,9 @@ def check_class_labels(
             "convert with labels.astype(np.int64)"
         )
     classes = scores_shape[1]
-    counted = labels[labels != ignore_index]
+    counted = labels
+    if labels.size and labels.min() < 0:  # ignored rows (or bad labels): check the others
+        counted = labels[labels != ignore_index]
     if counted.size and (counted.min() < 0 or counted.max() >= classes):
         raise ValueError(
             f"{op_name}: labels must lie in [0, {classes}) for {classes} classes, got values "
@@ -74,7 +76,7 @@ class SoftmaxCrossEntropy(Op):
         rows = np.arange(len(labels))
         # -log p[label] = log(sum(exp(shifted))) - shifted[label], with the row max subtracted
         # first so that exp never overflows.
-        shifted = logits - logits.max(axis=1, keepdims=True, initial=-np.inf)
+        shifted = logits - (logits.max(axis=1, keepdims=True) if logits.size else 0)
         probabilities = np.exp(shifted)
         totals = probabilities.sum(axis=1, keepdims=True)
         losses = np.log(totals[:, 0]) - shifted[rows, labels]
