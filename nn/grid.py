@@ -55,6 +55,10 @@ def parse_grid(items: Sequence[str]) -> dict[str, list]:
                 parsed.append(parse_option(key, text))
             except ValueError as error:
                 raise OptionError("--grid", f"cannot read {key}={text}: {error}") from None
+            if parsed.count(parsed[-1]) > 1:  # the same point twice would share one folder
+                raise OptionError(
+                    "--grid", f"{key}={show_value(parsed[-1])} is given twice; list each value once"
+                )
         grid[key] = parsed
     return grid
 

@@ -101,8 +101,18 @@ def claim_new_folder(path: Path, dataset: str) -> Path:
 
 
 def create_out(path: Path, dataset: str, chosen_here: bool, overwrite: bool) -> Path:
-    """Create the folder `choose_out` chose; returns the folder actually created."""
-    return claim_new_folder(path, dataset) if chosen_here else make_out(path, overwrite)
+    """Create the folder `choose_out` chose; returns the folder actually created.
+
+    A folder the system refuses (a read-only or virtual file system) is an OptionError too.
+    """
+    try:
+        return claim_new_folder(path, dataset) if chosen_here else make_out(path, overwrite)
+    except OSError as error:
+        raise OptionError(
+            "--out",
+            f"cannot create the output folder {path}: {error.strerror or error};"
+            " choose another with --out",
+        ) from None
 
 
 # ----- the configuration a run used ----------------------------------------------------------
