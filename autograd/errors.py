@@ -35,3 +35,21 @@ class GraphvizNotFoundError(RuntimeError):
     >>> render(loss, "graph.svg")   # on a machine without Graphviz
     GraphvizNotFoundError: Graphviz's `dot` program was not found on PATH; install it with ...
     """
+
+
+class MissingPackageError(ImportError):
+    """An optional package is not installed: one line naming it and the extra that brings it.
+
+    The engine needs only NumPy; ``autograd.testing`` needs hypothesis and ``autograd.viz``
+    graphviz. (``nn`` has its own, for tqdm, pooch and matplotlib: the engine never imports nn.)
+
+    >>> import autograd.testing   # without hypothesis
+    MissingPackageError: hypothesis is not installed (property tests need it): pip install ...
+    """
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{package} is not installed ({purpose} need it): "
+            f"pip install 'autograd-nn[{extra}]' (or pip install {package})",
+            name=package,
+        )

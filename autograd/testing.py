@@ -23,9 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+
+from autograd.errors import MissingPackageError
+
+try:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+except ImportError as error:
+    raise MissingPackageError("hypothesis", "test", "property tests") from error
 
 from autograd.gradcheck import gradcheck, gradgradcheck, weighted_sum
 from autograd.op import Op

@@ -20,17 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nn import plots
+from nn.data.prepare import load_raw, prepare_data
 from nn.errors import DivergedError, OptionError
-from nn.train import (
-    TrainConfig,
-    fit,
-    grid_keys,
-    load_raw,
-    prepare_data,
-    resolved,
-    show_value,
-    write_json,
-)
+from nn.options import show_value
+from nn.runs import config_changes, finished, resolved, write_json
+from nn.train import TrainConfig, fit, grid_keys, parse_option
 
 __all__ = ["parse_grid", "point_name", "run_grid"]
 
@@ -41,8 +35,6 @@ def parse_grid(items: Sequence[str]) -> dict[str, list]:
     >>> parse_grid(["lr=1e-3,1e-2", "hidden=256,512x2"])
     {'lr': [0.001, 0.01], 'hidden': [[256], [512, 512]]}
     """
-    from nn.train import parse_option
-
     grid: dict[str, list] = {}
     for item in items:
         key, sep, values = item.partition("=")
@@ -63,6 +55,10 @@ def parse_grid(items: Sequence[str]) -> dict[str, list]:
                 parsed.append(parse_option(key, text))
             except ValueError as error:
                 raise OptionError("--grid", f"cannot read {key}={text}: {error}") from None
+            if parsed.count(parsed[-1]) > 1:  # the same point twice would share one folder
+                raise OptionError(
+                    "--grid", f"{key}={show_value(parsed[-1])} is given twice; list each value once"
+                )
         grid[key] = parsed
     return grid
 
@@ -74,27 +70,6 @@ def point_name(point: dict) -> str:
     'hidden=512-512_lr=0.01'
     """
     return "_".join(f"{key}={show_value(value)}" for key, value in point.items())
-
-
-def _changes(folder: Path, config: TrainConfig) -> list[str] | None:
-    """How the run in ``folder`` differs from ``config`` (``out`` aside); None if there is none."""
-    saved = folder / "config.json"
-    if not saved.is_file():
-        return None
-    before = json.loads(saved.read_text())
-    now = dataclasses.asdict(config)
-    return [
-        f"{key} {show_value(before.get(key))} -> {show_value(now[key])}"
-        for key in now
-        if key != "out" and before.get(key) != now[key]
-    ]
-
-
-def _finished(folder: Path) -> bool:
-    summary = folder / "summary.json"
-    if not summary.is_file():
-        return False
-    return not json.loads(summary.read_text())["interrupted"]
 
 
 def run_grid(
@@ -121,7 +96,7 @@ def run_grid(
 
     changed = {}
     for point, config in zip(points, configs):
-        differences = _changes(Path(config.out), config)
+        differences = config_changes(Path(config.out), config)
         if differences:
             changed[point_name(point)] = differences
     if changed and not overwrite:
@@ -138,7 +113,7 @@ def run_grid(
     results = []
     for number, (point, config) in enumerate(zip(points, configs), 1):
         name, folder = point_name(point), Path(config.out)
-        reuse = _finished(folder) and name not in changed
+        reuse = finished(folder) and name not in changed
         print(f"[{number}/{len(points)}] {name}" + ("  (done already, skipped)" if reuse else ""))
         if not reuse:
             try:  # an unfinished point of this same configuration is ours to redo

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import html
 import re
+import runpy
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 README = Path(__file__).parents[1] / "README.md"
+DOCS = Path(__file__).parents[1] / "docs"
 
 
 def python_blocks() -> list[str]:
@@ -69,3 +73,23 @@ def test_the_gradients_of_gradients_snippet_gives_the_hand_derived_derivatives()
     f, func = namespace["f"], namespace["func"]
     np.testing.assert_allclose(func.hessian(f)(x), np.diag(6 * x))
     np.testing.assert_allclose(func.hvp(f)(x, np.ones(2)), 6 * x)
+
+
+def svg_texts(path: Path) -> list[str]:
+    """Every text the picture shows (labels of nodes and edges), sorted: layout order varies."""
+    found = re.findall(r"<text[^>]*>(.*?)</text>", path.read_text(), re.S)
+    return sorted(html.unescape(text) for text in found)
+
+
+def test_the_readme_picture_is_what_docs_graph_py_draws_today(tmp_path):
+    """docs/graph.png and docs/graph.svg are regenerated whenever the pictures change."""
+    pytest.importorskip("graphviz")
+    if not shutil.which("dot"):
+        pytest.skip("Graphviz's dot program is not installed")
+    shutil.copy(DOCS / "graph.py", tmp_path / "graph.py")
+    runpy.run_path(str(tmp_path / "graph.py"), run_name="__main__")  # writes beside itself
+    assert svg_texts(DOCS / "graph.svg") == svg_texts(tmp_path / "graph.svg")
+    # What the README says of it: operands of Sub and MatMul labelled, formulas shown.
+    texts = svg_texts(DOCS / "graph.svg")
+    assert texts.count("a") == 2 and texts.count("b") == 2 + 1  # and the bias, named b
+    assert "a - b" in texts and "a @ b" in texts

@@ -8,6 +8,7 @@ turns batches into TensorNodes itself. One module per subject:
     datasets     the loaders, and each dataset's facts (class names, sizes, augmentation)
     loader       DataLoader
     transforms   normalisation and augmentation
+    prepare      a run's arrays: seeded validation split, training statistics (nn.data.prepare)
 
 >>> from nn.data import DataLoader, load_fashion_mnist
 >>> (x_train, y_train), (x_test, y_test) = load_fashion_mnist()
@@ -32,6 +33,7 @@ from nn.data.sources import (
     TITLES,
     available_datasets,
     data_root,
+    explain_missing,
     split_files,
 )
 from nn.data.transforms import channel_stats, normalize, random_crop, random_horizontal_flip
@@ -53,6 +55,7 @@ __all__ = [
     "available_datasets",
     "channel_stats",
     "data_root",
+    "explain_missing",
     "load_cifar10",
     "load_fashion_mnist",
     "load_mnist",

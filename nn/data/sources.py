@@ -191,3 +191,27 @@ def _short_reason(error: Exception) -> str:
     if "Max retries exceeded" in text or "Failed to resolve" in text or not text:
         return f"{type(error).__name__}: no connection"
     return f"{type(error).__name__}: {text[:200]}"
+
+
+def explain_missing(error: MissingDataError, can_change_dataset: bool = True) -> str:
+    """What a user of ``python -m nn.train`` can do about a dataset file that is not there.
+
+    Names the file and the one folder it was looked for in, the options that point elsewhere,
+    and (if ``can_change_dataset``) the datasets already present under the same root.
+    """
+    root = error.path.parent.parent
+    relative = error.path.relative_to(root)
+    title = TITLES[error.dataset]
+    could_not = ""
+    if error.reason and error.reason != "download=False":
+        could_not = f" and could not be downloaded ({error.reason})"
+    message = (
+        f"{title} file {error.path.name} is missing from {error.path.parent}{could_not}."
+        f" Place it there, or give --data-root (or set AUTOGRAD_DATA to) a folder that holds"
+        f" {relative}."
+    )
+    present = [name for name in available_datasets(root) if name != error.dataset]
+    if present and can_change_dataset:
+        offers = ", ".join(f"{TITLES[n]} (--dataset {n})" for n in present)
+        message += f" Already in {root}: {offers}."
+    return message

@@ -3,6 +3,11 @@ check_gradients catches each kind of broken op it claims to catch."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import find, given
@@ -352,3 +357,42 @@ def test_property_test_of_order_2_passes_a_right_op_and_fails_a_cut_graph():
     property_test(lambda a, b: a * b * b, inputs=broadcastable_arrays(), order=2, max_examples=10)
     with pytest.raises(GradcheckError, match="double backward gives"):
         property_test(CubeCutsTheGraph, arrays(), order=2, max_examples=10)
+
+
+# ----- without hypothesis ------------------------------------------------------------------------
+
+
+def test_importing_it_without_hypothesis_is_one_line_naming_the_test_extra():
+    # sys.modules["hypothesis"] = None makes "import hypothesis" fail, as if it were not installed.
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "try:\n    import autograd.testing\n"
+        "finally:\n    print('nn imported:', any(m.split('.')[0] == 'nn' for m in sys.modules))"
+    )
+    repo = str(Path(__file__).parents[2])
+    path = os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == (
+        "autograd.errors.MissingPackageError: hypothesis is not installed (property tests need"
+        " it): pip install 'autograd-nn[test]' (or pip install hypothesis)"
+    )
+    assert result.stdout.strip() == "nn imported: False"  # the engine never imports nn
+
+
+def test_the_missing_package_error_is_an_import_error_with_the_package_name():
+    from autograd.errors import MissingPackageError
+
+    error = MissingPackageError("hypothesis", "test", "property tests")
+    assert isinstance(error, ImportError) and error.name == "hypothesis"
+    assert str(error) == (
+        "hypothesis is not installed (property tests need it): "
+        "pip install 'autograd-nn[test]' (or pip install hypothesis)"
+    )

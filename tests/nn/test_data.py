@@ -901,3 +901,18 @@ def test_augmentations_reject_bad_arguments():
         random_crop(np.zeros((2, 3, 8, 8)), padding=-1)
     with pytest.raises(ValueError, match=r"p must be a probability"):
         random_horizontal_flip(np.zeros((2, 3, 8, 8)), p=1.5)
+
+
+def test_prepare_data_splits_by_seed_and_normalises_with_training_statistics_only():
+    from nn.data.prepare import prepare_data
+    from nn.train import TrainConfig
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(50, 4, 4), dtype=np.uint8)
+    raw = (x, np.arange(50) % 10), (x[:5], np.arange(5))
+    config = TrainConfig(seed=3, val_split=0.2, limit_train=40)
+    data = prepare_data(raw, config)
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (32, 8, 5)
+    assert abs(float(data.x_train.mean())) < 1e-5  # training statistics, not all of x
+    again = prepare_data(raw, config)
+    assert np.array_equal(data.y_val, again.y_val) and data.in_features == 16

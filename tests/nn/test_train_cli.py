@@ -193,6 +193,8 @@ def test_summary_json_is_strict_json_without_a_validation_split(tmp_path):
         (["--limit-train", "5", "--val-split", "0.05"], "--val-split"),  # 0.25 of an image
         (["--limit-train", "2", "--val-split", "0.9"], "--val-split"),  # no training image
         (["--grid", "lr=1e-3", "lr=1e-2"], "--grid"),
+        (["--grid", "lr=1e-3,0.001"], "--grid"),  # one point twice, in one folder
+        (["--out", "/proc/nn-train/run"], "--out"),  # a folder the system will not create
         (["--grid", "seed=0,-1"], "--grid"),
         (["--grid", "dataset=mnist,cifar10"], "--grid"),
         (["--evaluate", "runs/x", "--epochs", "3"], "--evaluate"),
