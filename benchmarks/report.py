@@ -150,6 +150,8 @@ def markdown_report(
         "of the minima. Targets are judged on medians.",
         "- `numpy` is the same computation written by hand in NumPy, without a graph: the floor "
         "for any engine built on NumPy.",
+        "- Instruction counts per op before and after the second edition, and the Hessian-vector "
+        "product beside PyTorch, are in [EDITIONS.md](EDITIONS.md), kept by hand.",
         "",
         "## Summary",
         "",
