@@ -18,7 +18,14 @@ from autograd.errors import (
 )
 from autograd.gradcheck import gradcheck
 from autograd.graph import OpNode, grad
-from autograd.modes import detect_anomaly, enable_grad, is_grad_enabled, no_grad, scope
+from autograd.modes import (
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    large_graph,
+    no_grad,
+    scope,
+)
 from autograd.op import Op
 from autograd.ops import *  # noqa: F403  (the ops, as autograd/ops/__init__.py lists them)
 from autograd.tensor import TensorNode
@@ -26,5 +33,5 @@ from autograd.tensor import TensorNode
 __all__ = [
     "DEFAULT_DTYPE", "AnomalyError", "GradcheckError", "GradientError", "GraphReleasedError",
     "ShapeError", "OpNode", "Op", "TensorNode", "detect_anomaly", "enable_grad", "func",
-    "functional", "grad", "gradcheck", "is_grad_enabled", "no_grad", "scope",
+    "functional", "grad", "gradcheck", "is_grad_enabled", "large_graph", "no_grad", "scope",
 ] + ops.__all__  # fmt: skip

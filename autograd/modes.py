@@ -7,6 +7,7 @@ recording in another, and blocks that overlap in time cannot leave the switch in
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 from collections.abc import Iterator
 
@@ -98,3 +99,20 @@ class scope:  # noqa: N801  (used like a function: ``with scope(owner):``)
 
     def __exit__(self, *exc_info) -> None:
         self.modes.scope = self.previous
+
+
+@contextlib.contextmanager
+def large_graph(threshold: int = 100_000) -> Iterator[None]:
+    """Let Python's cycle collector run less often inside the block: for graphs of many thousands
+    of ops, which it would otherwise re-walk again and again (the graph holds no reference cycles,
+    so those walks find nothing). Process-wide, like the collector itself; restored after.
+
+    >>> with large_graph():
+    ...     loss = deep_chain(x); loss.backward()
+    """
+    previous = gc.get_threshold()
+    gc.set_threshold(max(threshold, previous[0]), *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
