@@ -57,7 +57,8 @@ class OpNode:
         """Free the saved context, and let go of the leaf values this op held read-only."""
         if self.context is not None:
             self.context = None
-            unlock(self.locked)
+            if self.locked:
+                unlock(self.locked)
 
     __del__ = release  # a graph dropped without backward unlocks its leaves too
 
