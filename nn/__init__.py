@@ -9,7 +9,7 @@ needs nothing beyond NumPy).
 """
 
 from nn import errors, functional, init, optim
-from nn.errors import StateDictError
+from nn.errors import ParameterInUseError, StateDictError
 from nn.init import manual_seed
 from nn.layers import (
     MLP,
@@ -40,6 +40,7 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Softmax",
+    "ParameterInUseError",
     "StateDictError",
     "Tanh",
     "errors",

@@ -13,6 +13,10 @@ class StateDictError(ValueError):
     """A state dict does not fit the model: names the missing, unexpected or misshapen keys."""
 
 
+class ParameterInUseError(ValueError):
+    """An optimiser step on a parameter that a live graph saved for backward (read-only)."""
+
+
 class DatasetError(Exception):
     """A dataset file is missing, could not be downloaded, or is not the file it should be.
 

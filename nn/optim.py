@@ -32,7 +32,7 @@ import numpy as np
 
 from autograd import TensorNode
 from nn.checks import check_number, check_positive_int
-from nn.errors import StateDictError
+from nn.errors import ParameterInUseError, StateDictError
 from nn.files import load_arrays, save_arrays
 from nn.module import Module, state_dict_problems
 
@@ -99,6 +99,17 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter that has a gradient; parameters whose grad is None are skipped
         (they took no part in the loss), and their state is left as it was."""
+        for index, parameter in enumerate(
+            self.params
+        ):  # check all first: a refused step changes nothing
+            if parameter.grad is not None and not parameter.value.flags.writeable:
+                raise ParameterInUseError(
+                    f"{type(self).__name__}.step: parameter {index} (shape {parameter.shape}) is "
+                    "read-only because a graph that saved it for backward is still alive (a "
+                    "backward with retain_graph=True, or a forward whose result you still hold); "
+                    "updating it now would make that graph's next backward silently wrong. Run "
+                    "that backward first, or drop the graph (del loss), then step"
+                )
         for index, parameter in enumerate(self.params):
             if parameter.grad is not None:
                 self.update(index, parameter.value, parameter.grad)

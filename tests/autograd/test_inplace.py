@@ -54,12 +54,17 @@ def test_an_update_between_two_retained_backwards_raises_at_the_update():
     np.testing.assert_array_equal(w.grad, 2 * 3 * np.array([1.0, 4.0]))  # both at the old w
 
 
-def test_an_optimizer_step_between_two_retained_backwards_raises():
-    w = leaf([1.0, 2.0])
+def test_an_optimizer_step_between_two_retained_backwards_raises_and_changes_nothing():
+    w, b = leaf([1.0, 2.0]), leaf([0.5])
+    (b * 2).sum().backward()  # b's graph is gone: b is writable, and has a gradient
     loss = (w * w).sum()
     loss.backward(retain_graph=True)
-    with pytest.raises(ValueError, match="read-only"):
-        SGD([w], lr=0.1).step()
+    with pytest.raises(ValueError, match=r"SGD.step: parameter 1 \(shape \(2,\)\) is read-only"):
+        SGD([b, w], lr=0.1).step()
+    np.testing.assert_array_equal(b.value, [0.5])  # nothing was updated
+    del loss
+    SGD([b, w], lr=0.1).step()  # the graph dropped, the step goes through
+    np.testing.assert_allclose(w.value, [0.8, 1.6])
 
 
 # ----- what must keep working -----------------------------------------------------------------
