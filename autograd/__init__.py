@@ -17,7 +17,8 @@ from autograd.errors import (
     ShapeError,
 )
 from autograd.gradcheck import gradcheck
-from autograd.graph import OpNode, grad
+from autograd.graph import OpNode
+from autograd.higher_order import grad
 from autograd.modes import (
     detect_anomaly,
     enable_grad,

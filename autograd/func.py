@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from autograd.dtypes import DEFAULT_DTYPE, as_array
-from autograd.graph import grad as graph_grad
+from autograd.higher_order import grad as graph_grad
 from autograd.modes import enable_grad
 from autograd.ops import Scatter
 from autograd.tensor import TensorNode

@@ -19,7 +19,6 @@ from autograd.modes import local
 from autograd.readonly import lock, unlock
 
 _numbers = itertools.count()  # creation order: an op is always numbered after its inputs' ops
-_setflags = np.ndarray.setflags
 
 
 class OpNode:
@@ -40,9 +39,8 @@ class OpNode:
     )  # fmt: skip
 
     def __init__(
-        self, op, context: dict, inputs: tuple, output_values: tuple, constants: dict, modes=None
+        self, op, context: dict, inputs: tuple, output_values: tuple, constants: dict, modes
     ) -> None:
-        modes = modes or local.modes  # this thread's switches (do_forward passes them)
         self.op = op
         self.context = context
         self.inputs = inputs
@@ -50,7 +48,7 @@ class OpNode:
         self.constants = constants  # kept after backward, for pictures
         self.locked = lock(inputs)
         self.number = next(_numbers)
-        self.scope = modes.scope
+        self.scope = modes.scope  # modes: this thread's switches, which do_forward has read
         self.created_at = debug.user_code_location() if modes.anomaly_enabled else None
 
     def release(self) -> None:
@@ -116,51 +114,6 @@ def backward(
         store_grad(node, node_grad, create_graph, stored)
 
 
-def grad(
-    outputs,
-    inputs,
-    grad_outputs=None,
-    retain_graph: bool | None = None,
-    create_graph: bool = False,
-    allow_unused: bool = False,
-) -> tuple:
-    """The gradients of ``outputs`` with respect to ``inputs``, as TensorNodes; ``.grad`` is
-    left alone. With ``create_graph=True`` they are nodes of a graph, to differentiate again.
-
-    >>> (dy_dx,) = grad(x ** 3, x, create_graph=True)     # 3 x^2
-    >>> (d2y_dx2,) = grad(dy_dx, x)                       # 6 x
-    """
-    outputs = _as_tuple(outputs)
-    inputs = _as_tuple(inputs)
-    grad_outputs = (None,) * len(outputs) if grad_outputs is None else _as_tuple(grad_outputs)
-    if len(grad_outputs) != len(outputs):
-        raise ValueError(
-            f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs; give one per "
-            "output (None for a scalar output)"
-        )
-    for index, x in enumerate(inputs):
-        if not isinstance(x, tensor.TensorNode) or not x.requires_grad:
-            raise GradientError(
-                f"grad: input {index} does not require grad, so no gradient flows to it; create "
-                "it with requires_grad=True"
-            )
-    grads, _ = run_backward(
-        outputs, grad_outputs, retain_graph, create_graph, False, "grad", wanted=inputs
-    )
-    result = []
-    for index, x in enumerate(inputs):
-        node_grad = grads.get(x)
-        if node_grad is None and not allow_unused:
-            raise GradientError(
-                f"grad: input {index} (shape {x.shape}) is not used to compute the outputs; "
-                "pass allow_unused=True to get None for it"
-            )
-        if node_grad is not None and not create_graph:
-            node_grad = tensor.TensorNode(node_grad)
-        result.append(node_grad)
-    return tuple(result)
-
-
 def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, caller, wanted=()) -> dict:
     """The backward pass. Returns the summed gradients of every leaf reached and of the
     ``wanted`` nodes (arrays, or TensorNodes of a new graph when ``create_graph``), and the
@@ -221,10 +174,8 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, caller,
                 f"{op_node.op.__name__}.backward returned {len(input_grads)} gradients for "
                 f"{len(op_node.inputs)} inputs; return one per input (None where not needed)"
             )
-        if not retain_graph:  # release, inline (saves ~400 instructions per op)
-            op_node.context = None
-            if op_node.locked:
-                unlock(op_node.locked)
+        if not retain_graph:
+            op_node.release()
         for node, node_grad in zip(op_node.inputs, input_grads):
             if node_grad is None or not node.requires_grad:
                 continue
@@ -291,11 +242,8 @@ def _seed(root, seed, create_graph: bool, caller: str):
 
 
 def _output_grads(op_node: OpNode, outputs: list, grads: dict, create_graph: bool):
-    """The gradients of an op's outputs, in order; zeros for outputs no path reached, None
-    when none was reached at all."""
-    if len(op_node.output_values) == 1:
-        output_grad = grads.pop(outputs[0], None)
-        return None if output_grad is None else (output_grad,)
+    """The gradients of an op's several outputs, in order; zeros for outputs no path reached,
+    None when none was reached at all."""
     output_grads = [None] * len(op_node.output_values)
     for output in outputs:
         output_grads[_output_index(op_node, output)] = grads.pop(output, None)
@@ -345,7 +293,3 @@ def store_grad(node, node_grad, create_graph: bool, stored: set) -> None:
     else:
         node.grad = node_grad.copy()
     stored.add(id(node.grad))
-
-
-def _as_tuple(value) -> tuple:
-    return tuple(value) if isinstance(value, list | tuple) else (value,)

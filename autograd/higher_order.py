@@ -5,15 +5,71 @@ works when handed TensorNodes (operators, methods and the NumPy functions in int
 then calls it with the output gradients as nodes, and with a context in which the saved inputs
 and outputs are their nodes, so the formula records the graph of the gradient itself. An op that
 does not declare it is still right in first order; differentiating through it again raises.
+
+``grad`` is the entry point: the backward pass of graph.py, returning gradients instead of
+storing them in ``.grad``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from autograd import graph, tensor
 from autograd.errors import GradientError
 from autograd.modes import enable_grad, no_grad
 from autograd.op import Op
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, as TensorNodes; ``.grad`` is
+    left alone. With ``create_graph=True`` they are nodes of a graph, to differentiate again.
+
+    >>> (dy_dx,) = grad(x ** 3, x, create_graph=True)     # 3 x^2
+    >>> (d2y_dx2,) = grad(dy_dx, x)                       # 6 x
+    """
+    outputs = _as_tuple(outputs)
+    inputs = _as_tuple(inputs)
+    grad_outputs = (None,) * len(outputs) if grad_outputs is None else _as_tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(
+            f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs; give one per "
+            "output (None for a scalar output)"
+        )
+    for index, x in enumerate(inputs):
+        if not isinstance(x, tensor.TensorNode) or not x.requires_grad:
+            raise GradientError(
+                f"grad: input {index} does not require grad, so no gradient flows to it; create "
+                "it with requires_grad=True"
+            )
+    grads, _ = graph.run_backward(
+        outputs, grad_outputs, retain_graph, create_graph, False, "grad", wanted=inputs
+    )
+    result = []
+    for index, x in enumerate(inputs):
+        node_grad = grads.get(x)
+        if node_grad is None and not allow_unused:
+            raise GradientError(
+                f"grad: input {index} (shape {x.shape}) is not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        if node_grad is not None and not create_graph:
+            node_grad = tensor.TensorNode(node_grad)
+        result.append(node_grad)
+    return tuple(result)
+
+
+def _as_tuple(value) -> tuple:
+    return tuple(value) if isinstance(value, list | tuple) else (value,)
+
+
+# ----- a create_graph pass ---------------------------------------------------------------------
 
 _WITHHELD = object()
 

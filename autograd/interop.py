@@ -8,6 +8,8 @@ boolean nodes (no gradient flows through a comparison).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from autograd import ops, tensor
@@ -38,9 +40,9 @@ def array_function(func, args: tuple, kwargs: dict):
     return run(*args, **kwargs)
 
 
-def compare(ufunc, a, b) -> tensor.TensorNode:
-    """A constant boolean node: comparisons have no gradient."""
-    return tensor.TensorNode(np.asarray(ufunc(_raw(a), _raw(b))))
+def constant(ufunc, *inputs) -> tensor.TensorNode:
+    """A ufunc with no gradient (comparisons, sign) on nodes or arrays: a constant node."""
+    return tensor.TensorNode(np.asarray(ufunc(*[_raw(x) for x in inputs])))
 
 
 def _raw(x):
@@ -94,15 +96,14 @@ _UFUNCS = {
     np.exp: _method("exp"),
     np.log: _method("log"),
     np.tanh: _method("tanh"),
-    np.equal: lambda a, b: compare(np.equal, a, b),
-    np.not_equal: lambda a, b: compare(np.not_equal, a, b),
-    np.less: lambda a, b: compare(np.less, a, b),
-    np.less_equal: lambda a, b: compare(np.less_equal, a, b),
-    np.greater: lambda a, b: compare(np.greater, a, b),
-    np.greater_equal: lambda a, b: compare(np.greater_equal, a, b),
-    np.sign: lambda x: tensor.TensorNode(np.sign(_raw(x))),
-    np.isfinite: lambda x: tensor.TensorNode(np.isfinite(_raw(x))),
 }
+_UFUNCS.update(
+    (ufunc, functools.partial(constant, ufunc))
+    for ufunc in (
+        np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal, np.sign,
+        np.isfinite,
+    )
+)  # fmt: skip
 
 _FUNCTIONS = {
     np.reshape: lambda x, shape: tensor.as_node(x).reshape(shape),

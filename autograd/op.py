@@ -72,10 +72,9 @@ class Op:
         >>> y.value, y.source.op
         (array([0., 2.], dtype=float32), <class 'autograd.ops.activation.Relu'>)
         """
-        node_type = autograd.tensor.TensorNode
         nodes = inputs
         for x in inputs:  # wrap: numbers and arrays become constant leaves
-            if not isinstance(x, node_type):
+            if not isinstance(x, autograd.tensor.TensorNode):
                 nodes = as_nodes(inputs)
                 break
         dtype = None
@@ -95,14 +94,10 @@ class Op:
             result = cls.forward(context, nodes[0].value, **constants)
         else:
             result = cls.forward(context, *map(_value, nodes), **constants)
-        if type(result) is tuple:
-            outputs = conform_outputs(result, context, dtype)
-            nodes_out = tuple([output_node(y, record) for y in outputs])
-        else:
-            if dtype is not None or type(result) is not np.ndarray:
-                (result,) = conform_outputs(result, context, dtype)
-            outputs = (result,)
-            nodes_out = (output_node(result, record),)
+        outputs = result if type(result) is tuple else (result,)
+        if dtype is not None or type(result) is not np.ndarray:  # several, a scalar, or a cast
+            outputs = conform_outputs(outputs, context, dtype)
+        nodes_out = tuple([output_node(y, record) for y in outputs])
         if modes.anomaly_enabled:
             debug.check_forward(cls, nodes, nodes_out)
         if record:  # record: the graph, and outputs that cannot change under it
@@ -126,11 +121,7 @@ def needs_input_grad(nodes: tuple) -> tuple:
 
 def as_nodes(inputs: tuple) -> tuple:
     """The inputs as TensorNodes: numbers and arrays become constant leaves."""
-    node_type = autograd.tensor.TensorNode
-    for x in inputs:
-        if not isinstance(x, node_type):
-            return tuple([x if isinstance(x, node_type) else node_type(x) for x in inputs])
-    return inputs
+    return tuple([autograd.tensor.as_node(x) for x in inputs])
 
 
 def aligned(same_shape: bool, nodes: tuple) -> bool:
@@ -142,10 +133,9 @@ def aligned(same_shape: bool, nodes: tuple) -> bool:
     return a.dtype is b.dtype and (not same_shape or a.shape == b.shape)
 
 
-def conform_outputs(result, context: dict, dtype) -> tuple:
+def conform_outputs(outputs: tuple, context: dict, dtype) -> tuple:
     """Outputs as arrays of the promoted dtype. NumPy returns scalars for 0-d results; a context
     entry that saved such a scalar is replaced by the array, so it is still the output's value."""
-    outputs = result if type(result) is tuple else (result,)
     conformed = []
     for y in outputs:
         array = np.asarray(y)

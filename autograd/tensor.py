@@ -234,22 +234,22 @@ class TensorNode:
     # Comparisons give constant boolean nodes, elementwise as in NumPy (no gradient flows
     # through a comparison). Nodes still hash by identity, so they work as dict keys.
     def __eq__(self, other) -> TensorNode:  # type: ignore[override]
-        return interop.compare(np.equal, self, other)
+        return interop.constant(np.equal, self, other)
 
     def __ne__(self, other) -> TensorNode:  # type: ignore[override]
-        return interop.compare(np.not_equal, self, other)
+        return interop.constant(np.not_equal, self, other)
 
     def __lt__(self, other) -> TensorNode:
-        return interop.compare(np.less, self, other)
+        return interop.constant(np.less, self, other)
 
     def __le__(self, other) -> TensorNode:
-        return interop.compare(np.less_equal, self, other)
+        return interop.constant(np.less_equal, self, other)
 
     def __gt__(self, other) -> TensorNode:
-        return interop.compare(np.greater, self, other)
+        return interop.constant(np.greater, self, other)
 
     def __ge__(self, other) -> TensorNode:
-        return interop.compare(np.greater_equal, self, other)
+        return interop.constant(np.greater_equal, self, other)
 
     __hash__ = object.__hash__
 
@@ -287,15 +287,11 @@ class TensorNode:
 
     def reshape(self, *shape) -> TensorNode:
         """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``; one axis may be -1."""
-        if len(shape) == 1 and isinstance(shape[0], tuple | list):
-            shape = tuple(shape[0])
-        return ops.Reshape.do_forward(self, shape=shape)
+        return ops.Reshape.do_forward(self, shape=_one_tuple(shape))
 
     def transpose(self, *axes) -> TensorNode:
         """Reverse the axes, or permute them: ``x.transpose(1, 0, 2)``."""
-        if len(axes) == 1 and isinstance(axes[0], tuple | list):
-            axes = tuple(axes[0])
-        return ops.Transpose.do_forward(self, axes=axes or None)
+        return ops.Transpose.do_forward(self, axes=_one_tuple(axes) or None)
 
     @property
     def T(self) -> TensorNode:  # noqa: N802  (NumPy's name)
@@ -303,9 +299,7 @@ class TensorNode:
 
     def expand(self, *shape) -> TensorNode:
         """Broadcast to ``shape`` as NumPy would, without copying."""
-        if len(shape) == 1 and isinstance(shape[0], tuple | list):
-            shape = tuple(shape[0])
-        return ops.Expand.do_forward(self, shape=shape)
+        return ops.Expand.do_forward(self, shape=_one_tuple(shape))
 
     # ----- NumPy functions on nodes (interop.py) ------------------------------------------
 
@@ -321,3 +315,8 @@ class TensorNode:
 def as_node(value) -> TensorNode:
     """``value`` itself if it is a TensorNode, else a constant leaf holding it."""
     return value if isinstance(value, TensorNode) else TensorNode(value)
+
+
+def _one_tuple(args: tuple) -> tuple:
+    """``f(2, 3)`` and ``f((2, 3))`` alike: the arguments as one tuple."""
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], tuple | list) else args

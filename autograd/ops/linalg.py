@@ -61,13 +61,7 @@ class MatMul(Op):
             g = np.expand_dims(g, -2)
         grad_a = grad_b = None
         if needs_a:
-            grad_a = unbroadcast(g @ _swap_last(b2), a2.shape).reshape(a.shape)
+            grad_a = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
         if needs_b:
-            grad_b = unbroadcast(_swap_last(a2) @ g, b2.shape).reshape(b.shape)
+            grad_b = unbroadcast(np.swapaxes(a2, -1, -2) @ g, b2.shape).reshape(b.shape)
         return grad_a, grad_b
-
-
-def _swap_last(x):
-    """The last two axes swapped (an array or a TensorNode)."""
-    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
-    return x.transpose(axes)
