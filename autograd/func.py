@@ -45,7 +45,7 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
 
     def run(*args):
         nested = _nested(args)
-        args, variables, positions = _variables(args, argnums)
+        args, variables = _variables(args, argnums)
         with enable_grad():
             value = f(*args)
         if not isinstance(value, TensorNode) or value.size != 1:
@@ -69,7 +69,7 @@ def vjp(f: Callable, *primals):
     >>> pullback(np.ones(2))        # (array([2., 4.]),)
     """
     nested = _nested(primals)
-    args, variables, _ = _variables(primals, tuple(range(len(primals))))
+    args, variables = _variables(primals, tuple(range(len(primals))))
     with enable_grad():
         output = f(*args)
 
@@ -88,7 +88,7 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence):
     array([2., 0.])
     """
     nested = _nested(tuple(primals) + tuple(tangents))
-    args, variables, _ = _variables(tuple(primals), tuple(range(len(primals))))
+    args, variables = _variables(tuple(primals), tuple(range(len(primals))))
     with enable_grad():
         output = f(*args)
         u = TensorNode(np.zeros_like(output.value), requires_grad=True)
@@ -127,7 +127,7 @@ def jacobian(f: Callable) -> Callable:
 
     def full(x):
         nested = _nested((x,))
-        args, (variable,), _ = _variables((x,), 0)
+        args, (variable,) = _variables((x,), 0)
         with enable_grad():
             output = f(*args)
         rows = []
@@ -135,7 +135,7 @@ def jacobian(f: Callable) -> Callable:
             basis = np.zeros_like(output.value)
             basis[index] = 1
             (row,) = _grads(output, [variable], basis, nested, keep=True)
-            rows.append(row.reshape((1,) + variable.shape))
+            rows.append(row)
         if not rows:
             return np.zeros(output.shape + variable.shape, dtype=output.dtype)
         stacked = _stack(rows)
@@ -182,15 +182,13 @@ def _variables(args: tuple, argnums):
             variable = TensorNode(value, requires_grad=True)
         args[position] = variable
         variables.append(variable)
-    return tuple(args), variables, positions
+    return tuple(args), variables
 
 
 def _grads(output, variables, cotangent, nested: bool, keep: bool = False) -> list:
     """d(output)/d(variables), zeros for a variable the output does not use."""
     if not output.requires_grad:  # the output does not depend on them (JAX: zeros)
         return [TensorNode(np.zeros_like(x.value)) for x in variables]
-    if cotangent is not None and not isinstance(cotangent, TensorNode):
-        cotangent = np.asarray(cotangent)
     grads = graph_grad(
         output, variables, cotangent, retain_graph=keep or nested, create_graph=nested,
         allow_unused=True,
@@ -202,13 +200,10 @@ def _grads(output, variables, cotangent, nested: bool, keep: bool = False) -> li
 
 
 def _stack(rows: list) -> TensorNode:
-    """Rows of shape (1, ...) stacked along axis 0, keeping their graphs: each is scattered to its
-    place in a zero array and the results added."""
-    shape = (len(rows),) + rows[0].shape[1:]
-    parts = [
-        Scatter.do_forward(row.reshape(shape[1:]), index=i, shape=shape)
-        for i, row in enumerate(rows)
-    ]
+    """Rows of one shape stacked along a new first axis, keeping their graphs: each is scattered
+    to its place in a zero array and the results added."""
+    shape = (len(rows),) + rows[0].shape
+    parts = [Scatter.do_forward(row, index=i, shape=shape) for i, row in enumerate(rows)]
     total = parts[0]
     for part in parts[1:]:
         total = total + part

@@ -97,7 +97,10 @@ class Op:
         outputs = result if type(result) is tuple else (result,)
         if dtype is not None or type(result) is not np.ndarray:  # several, a scalar, or a cast
             outputs = conform_outputs(outputs, context, dtype)
-        nodes_out = tuple([output_node(y, record) for y in outputs])
+        if len(outputs) == 1:  # not a list comprehension, which builds a function: ~2,500 fewer
+            nodes_out = (output_node(outputs[0], record),)
+        else:
+            nodes_out = tuple([output_node(y, record) for y in outputs])
         if modes.anomaly_enabled:
             debug.check_forward(cls, nodes, nodes_out)
         if record:  # record: the graph, and outputs that cannot change under it
