@@ -59,7 +59,10 @@ def count(mode: str, units: int) -> int:
         "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
         sys.executable, "-m", "benchmarks.instructions", "--worker", mode, str(units),
     ]  # fmt: skip
-    environment = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    # A fixed hash seed: dict and set layouts, and so the count, repeat from run to run.
+    environment = dict(
+        os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONHASHSEED="0"
+    )
     result = subprocess.run(command, capture_output=True, text=True, env=environment, check=True)
     found = re.search(r"Collected : (\d+)", result.stderr)
     if found is None:
