@@ -86,3 +86,22 @@ def weak_constant(number, dtype: np.dtype, ndim: int = 1) -> np.ndarray:
                 return np.asarray(number)  # too big for the array's dtype: NumPy's choice
         return np.asarray(number, dtype=dtype)
     return np.asarray(number, dtype=DEFAULT_DTYPE if kind == 2 else np.int64)
+
+
+def conform_outputs(outputs: tuple, context: dict, dtype: np.dtype | None) -> tuple:
+    """An op's outputs as arrays of the promoted ``dtype`` (None: as they are). NumPy returns
+    scalars for 0-d results; a context entry that saved such a scalar is replaced by the array,
+    so that it is still the output's value."""
+    if dtype is None and all(type(y) is np.ndarray for y in outputs):
+        return outputs
+    conformed = []
+    for y in outputs:
+        array = np.asarray(y)
+        if dtype is not None and array.dtype != dtype and array.dtype.kind == dtype.kind:
+            array = array.astype(dtype)  # the promoted dtype (Div of integers stays float)
+        if array is not y:
+            for key, value in context.items():
+                if value is y:
+                    context[key] = array
+        conformed.append(array)
+    return tuple(conformed)

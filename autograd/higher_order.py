@@ -48,8 +48,8 @@ def grad(
                 f"grad: input {index} does not require grad, so no gradient flows to it; create "
                 "it with requires_grad=True"
             )
-    grads, _ = graph.run_backward(
-        outputs, grad_outputs, retain_graph, create_graph, False, "grad", wanted=inputs
+    grads = graph.run_backward(
+        outputs, grad_outputs, retain_graph, create_graph, False, wanted=inputs, caller="grad"
     )
     result = []
     for index, x in enumerate(inputs):

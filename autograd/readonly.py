@@ -18,34 +18,36 @@ import numpy as np
 
 _setflags = np.ndarray.setflags
 
-# The leaf values that recorded ops hold read-only: id -> entry [array, how many ops hold it].
-# Counted per array, so that two graphs, or two leaves sharing one array, keep it locked until
-# the last lets go; an op keeps the entries it counted, so a leaf given a new value meanwhile
-# unlocks only what was locked.
-_locked: dict[int, list] = {}
+# The leaf values that recorded ops hold read-only: id -> how many ops hold it. Counted per
+# array, so that two graphs, or two leaves sharing one array, keep it locked until the last lets
+# go. An op keeps the arrays it counted (not the leaves, whose value may be replaced meanwhile):
+# a tuple of arrays, which the cycle collector stops tracking, as it holds no Python objects.
+_locked: dict[int, int] = {}
 
 
 def lock(inputs: tuple) -> tuple:
-    """Make the writable leaf values among ``inputs`` read-only; returns the entries counted."""
-    entries = ()
+    """Make the writable leaf values among ``inputs`` read-only; returns the arrays counted."""
+    arrays = ()
     for x in inputs:
         if x.source is None:
             value = x.value
-            entry = _locked.get(id(value))
-            if entry is None:
+            count = _locked.get(id(value))
+            if count is None:
                 if not value.flags.writeable:
                     continue  # read-only already: nothing to undo later
                 _setflags(value, False)
-                entry = _locked[id(value)] = [value, 0]
-            entry[1] += 1
-            entries += (entry,)
-    return entries
+                count = 0
+            _locked[id(value)] = count + 1
+            arrays += (value,)
+    return arrays
 
 
-def unlock(entries: tuple) -> None:
+def unlock(arrays: tuple) -> None:
     """Undo ``lock``: the last op to let go of an array makes it writable again."""
-    for entry in entries:
-        entry[1] -= 1
-        if not entry[1]:
-            del _locked[id(entry[0])]
-            _setflags(entry[0], True)
+    for value in arrays:
+        count = _locked[id(value)] - 1
+        if count:
+            _locked[id(value)] = count
+        else:
+            del _locked[id(value)]
+            _setflags(value, True)

@@ -230,6 +230,42 @@ def test_backward_releases_contexts_and_a_second_backward_is_a_clear_error():
     assert "Sum" in message and "retain_graph=True" in message
 
 
+class FailsOnce(Op):
+    """Identity, whose backward raises the first time it runs: a pass that fails partway."""
+
+    failures = 1
+
+    @staticmethod
+    def forward(context, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(context, grad_output):
+        if FailsOnce.failures:
+            FailsOnce.failures -= 1
+            raise RuntimeError("backward failed")
+        return grad_output
+
+
+def test_a_pass_that_fails_partway_changes_nothing_and_can_be_run_again():
+    x, w = leaf(1.0, 2.0), leaf(3.0, 4.0)
+    x.grad = np.array([10.0, 10.0], dtype=x.dtype)
+    hidden = (x * w).exp()  # the ops before the failure: Mul, Exp
+    loss = (FailsOnce.do_forward(hidden) * w).sum()  # ...and after it: Mul, Sum
+    with pytest.raises(RuntimeError, match="backward failed"):
+        loss.backward()
+    # Sum and the second Mul ran; nothing was stored and nothing was released.
+    np.testing.assert_array_equal(x.grad, [10.0, 10.0])
+    assert w.grad is None
+    assert all(op_node.context is not None for op_node in walk([loss])[0])
+    with pytest.raises(ValueError, match="read-only"):
+        w.value[0] = 0.0  # the leaves the graph saved are still locked
+    loss.backward()
+    expected_w = np.exp(x.value * w.value) * (1 + x.value * w.value)
+    np.testing.assert_allclose(w.grad, expected_w, rtol=1e-6)
+    np.testing.assert_allclose(x.grad, 10 + np.exp(x.value * w.value) * w.value**2, rtol=1e-6)
+
+
 def test_retain_graph_keeps_contexts_for_a_second_backward():
     x = leaf(1.0, 2.0)
     loss = (x.exp() * x).sum()

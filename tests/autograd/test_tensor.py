@@ -248,8 +248,8 @@ def test_functional_forms_build_the_same_ops_as_the_methods():
 
 
 def test_an_op_output_has_every_slot_that_a_new_tensornode_has():
-    # fastpaths.output_node builds op outputs without __init__: it must set the same slots
+    # fastpaths.output_nodes builds op outputs without __init__: it must set the same slots
     output = TensorNode([1.0, 2.0], requires_grad=True) * 2
     for slot in TensorNode.__slots__:
         if slot != "__weakref__":
-            getattr(output, slot)  # AttributeError if output_node forgot one
+            getattr(output, slot)  # AttributeError if output_nodes forgot one

@@ -1,0 +1,96 @@
+"""What the backward pass checks at each step, so that a mistake raises instead of giving a
+silently wrong gradient: the seed, a released op, and what an op's backward returns.
+
+graph.py calls these; none of it is the algorithm itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograd import higher_order, tensor
+from autograd.errors import GradientError, GraphReleasedError, ShapeError
+
+
+def seed(root, seed, create_graph: bool, caller: str):
+    """The gradient the pass starts from: ones for a scalar root, else the caller's."""
+    if not isinstance(root, tensor.TensorNode) or not root.requires_grad:
+        raise GradientError(
+            f"{caller}: the output does not require grad (no input of the ops that made it had "
+            "requires_grad=True, or it was made inside no_grad())"
+        )
+    if seed is None:
+        if root.value.size != 1:
+            raise GradientError(
+                f"{caller}: the output has shape {root.value.shape}; gradients can be created "
+                "implicitly only for a scalar, so reduce it first (e.g. .sum()) or pass a "
+                "gradient of that shape"
+            )
+        seed = np.ones_like(root.value)
+    elif isinstance(seed, tensor.TensorNode):
+        if not create_graph:
+            seed = seed.value
+    else:
+        seed = np.array(seed, dtype=root.value.dtype)
+    if seed.shape != root.value.shape:
+        raise ShapeError(
+            f"{caller}: the gradient has shape {seed.shape} but the output has shape "
+            f"{root.value.shape}"
+        )
+    if create_graph and not isinstance(seed, tensor.TensorNode):
+        seed = tensor.TensorNode(seed)
+    return seed
+
+
+def released(op_node) -> GraphReleasedError:
+    """The error for an op whose saved values an earlier pass freed."""
+    return GraphReleasedError(
+        f"backward reached {op_node.op.__name__}, whose saved values were freed by an earlier "
+        "backward pass; call backward(retain_graph=True) the first time to go through the graph "
+        "twice"
+    )
+
+
+def call_backward(op_node, outputs: list, output_grads: tuple, create_graph: bool) -> tuple:
+    """The op's backward, called with its outputs' gradients: one gradient per input, or an
+    error naming the op (a wrong count, or a write into a saved, read-only array)."""
+    try:
+        if create_graph:
+            input_grads = higher_order.differentiable_backward(op_node, outputs, output_grads)
+        else:
+            input_grads = op_node.op.backward(op_node.context, *output_grads)
+    except ValueError as error:
+        if "read-only" in str(error):
+            raise GradientError(
+                f"{op_node.op.__name__}.backward wrote into a read-only array: the values an op "
+                "saves for backward (its inputs and outputs) are read-only while the graph lives, "
+                "so that no backward can change what another one reads; compute new arrays "
+                "instead of modifying them in place"
+            ) from error
+        raise
+    if type(input_grads) is not tuple:
+        input_grads = (input_grads,)
+    if len(input_grads) != len(op_node.inputs):
+        raise GradientError(
+            f"{op_node.op.__name__}.backward returned {len(input_grads)} gradients for "
+            f"{len(op_node.inputs)} inputs; return one per input (None where not needed)"
+        )
+    return input_grads
+
+
+def conform(op_node, node, node_grad):
+    """A gradient has its input's shape and dtype (NumPy gives scalars for 0-d arithmetic)."""
+    value = node.value
+    if isinstance(node_grad, tensor.TensorNode):
+        array = node_grad.value
+    else:
+        array = node_grad = np.asarray(node_grad)
+    if array.shape != value.shape:
+        index = next(i for i, x in enumerate(op_node.inputs) if x is node)
+        raise ShapeError(
+            f"{op_node.op.__name__}.backward returned a gradient of shape {array.shape} for "
+            f"input {index} of shape {value.shape}"
+        )
+    if array.dtype != value.dtype:
+        return node_grad.astype(value.dtype)
+    return node_grad
