@@ -126,7 +126,7 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, wanted=
             raise checks.released(op_node)
         outputs = outputs_of[op_node]
         for output in outputs:
-            if (retain_grads or output.retains_grad or output in wanted) and output in grads:
+            if (output.retains_grad or retain_grads or output in wanted) and output in grads:
                 kept[output] = grads[output]
         if len(op_node.output_values) == 1:  # one output: take_output_grads, without a call
             output_grads = grads.pop(outputs[0], None)
@@ -143,7 +143,7 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, wanted=
             if (
                 type(node_grad) is not np.ndarray  # a TensorNode, or a NumPy scalar
                 or node_grad.shape != value.shape
-                or node_grad.dtype != value.dtype
+                or node_grad.dtype is not value.dtype  # NumPy's dtypes are shared objects
             ):
                 node_grad = checks.conform(op_node, node, node_grad)
             if anomaly_enabled:

@@ -93,3 +93,12 @@ def test_the_readme_picture_is_what_docs_graph_py_draws_today(tmp_path):
     texts = svg_texts(DOCS / "graph.svg")
     assert texts.count("a") == 2 and texts.count("b") == 2 + 1  # and the bias, named b
     assert "a - b" in texts and "a @ b" in texts
+
+
+def test_the_core_line_count_in_the_readme_is_the_files_line_count():
+    stated = re.search(r"The core is three files .*?, (\d+) lines", README.read_text(), re.S)
+    assert stated is not None, "the README no longer states the core's size"
+    package = README.parent / "autograd"
+    files = ("tensor.py", "op.py", "graph.py")
+    lines = sum(len((package / name).read_text().splitlines()) for name in files)
+    assert int(stated.group(1)) == lines
