@@ -16,8 +16,9 @@ from benchmarks.timing import CollectorClock, Stats, interleaved_rounds
 
 #: Said under each benchmark that times the replayed engine.
 REPLAY_NOTE = (
-    "'engine, replay' is the engine's step through autograd.replay: traced once before timing, "
-    "then replayed (each op's forward and backward on arrays, no graph built)."
+    "'engine, replay' is the engine's step through autograd.replay: recorded by two eager steps "
+    "before timing (the second checks the first), then replayed (each op's forward and backward "
+    "on arrays, no graph built)."
 )
 
 
