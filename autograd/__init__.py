@@ -7,7 +7,7 @@
 array(8., dtype=float32)
 """
 
-from autograd import func, functional, ops
+from autograd import func, functional, ops, replay
 from autograd.dtypes import DEFAULT_DTYPE
 from autograd.errors import (
     AnomalyError,
@@ -34,5 +34,6 @@ from autograd.tensor import TensorNode
 __all__ = [
     "DEFAULT_DTYPE", "AnomalyError", "GradcheckError", "GradientError", "GraphReleasedError",
     "ShapeError", "OpNode", "Op", "TensorNode", "detect_anomaly", "enable_grad", "func",
-    "functional", "grad", "gradcheck", "is_grad_enabled", "large_graph", "no_grad", "scope",
+    "functional", "grad", "gradcheck", "is_grad_enabled", "large_graph", "no_grad", "replay",
+    "scope",
 ] + ops.__all__  # fmt: skip

@@ -53,3 +53,8 @@ class MissingPackageError(ImportError):
             f"pip install 'autograd-nn[{extra}]' (or pip install {package})",
             name=package,
         )
+
+
+class ReplayError(RuntimeError):
+    """``autograd.replay`` cannot record a step without risking a wrong replay: names what fn did
+    (a constant made inside it, an array constant that is not an argument) and what to do."""

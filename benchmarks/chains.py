@@ -7,8 +7,8 @@
   backward. It proves that backward needs no recursion and shows what a deep graph costs,
   including the work of the cycle collector and of freeing the graph.
 
-Each comes three ways: the engine, the same arithmetic written by hand in NumPy (the floor),
-and PyTorch.
+Each comes four ways: the engine, the engine through ``autograd.replay`` (traced once, before
+timing, then replayed), the same arithmetic written by hand in NumPy (the floor), and PyTorch.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from autograd import TensorNode
+from autograd import TensorNode, replay
 
 SMALL_SHAPE = (4, 4)
 LEAVES = 8  # distinct multipliers and addends, reused along the chain
@@ -45,6 +45,7 @@ class SmallOpChain:
         self.addends = [
             rng.uniform(-0.5, 0.5, SMALL_SHAPE).astype(np.float32) for _ in range(LEAVES)
         ]
+        self.replayed = None  # (leaves, traced step), made by the first call of ``replay``
 
     def engine_leaves(self) -> tuple[TensorNode, list[TensorNode], list[TensorNode]]:
         """x, the multipliers and the addends as leaves that require grad."""
@@ -73,6 +74,23 @@ class SmallOpChain:
                 leaf.zero_grad()
             loss = self.engine_forward(x, multipliers, addends)
             loss.backward()
+        elapsed = time.perf_counter() - start
+        return elapsed / (repeats * self.ops), float(loss.item()), _sum_grads(leaves)
+
+    def replay(self, repeats: int) -> tuple[float, float, float]:
+        """The engine's chain through ``autograd.replay``: recorded on the first call (not timed),
+        then replayed ``repeats`` times. Returns what ``engine`` returns."""
+        if self.replayed is None:
+            x, multipliers, addends = self.engine_leaves()
+            step = replay.trace(lambda: self.engine_forward(x, multipliers, addends))
+            step(), step()  # two eager steps: the first records the program, the second checks it
+            self.replayed = [x, *multipliers, *addends], step
+        leaves, step = self.replayed
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for leaf in leaves:
+                leaf.zero_grad()
+            loss = step()
         elapsed = time.perf_counter() - start
         return elapsed / (repeats * self.ops), float(loss.item()), _sum_grads(leaves)
 
@@ -165,6 +183,7 @@ class LongChain:
         self.ops = ops - ops % 2
         self.c = np.float32(1.00001)
         self.d = np.float32(1e-5)
+        self.replayed = None  # (x, traced step), made by the first call of ``replay``
 
     def engine(self) -> tuple[float, float]:
         x = TensorNode(np.float32(1.0), requires_grad=True)
@@ -175,6 +194,28 @@ class LongChain:
             y = y * c + d
         y.backward()
         del y
+        return time.perf_counter() - start, float(x.grad)
+
+    def replay(self) -> tuple[float, float]:
+        """The engine's chain through ``autograd.replay``: recorded on the first call (not timed),
+        then one replay, timed."""
+        if self.replayed is None:
+            x = TensorNode(np.float32(1.0), requires_grad=True)
+            c, d = TensorNode(np.asarray(self.c)), TensorNode(np.asarray(self.d))
+
+            def chain() -> TensorNode:
+                y = x
+                for _ in range(self.ops // 2):
+                    y = y * c + d
+                return y
+
+            step = replay.trace(chain)
+            step(), step()  # two eager steps: the first records the program, the second checks it
+            self.replayed = x, step
+        x, step = self.replayed
+        x.zero_grad()
+        start = time.perf_counter()
+        step()
         return time.perf_counter() - start, float(x.grad)
 
     def numpy(self) -> tuple[float, float]:

@@ -1,6 +1,7 @@
-"""One SGD step of an MLP (784-256-128-10, ReLU, softmax cross-entropy), three ways.
+"""One SGD step of an MLP (784-256-128-10, ReLU, softmax cross-entropy), four ways.
 
 - ``EngineMLP``: built from the engine's ops, exactly as a user would write it.
+- ``ReplayMLP``: the same step through ``autograd.replay``: traced once, then replayed.
 - ``NumpyMLP``: the same forward, backward and update written by hand in NumPy. It is the floor
   for any engine built on NumPy: the same arithmetic with no graph, no bookkeeping, and no work
   an engine could skip (no gradient for the input, activations updated in place).
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autograd import SoftmaxCrossEntropy, TensorNode, no_grad
+from autograd import SoftmaxCrossEntropy, TensorNode, no_grad, replay
 
 LEARNING_RATE = 0.01
 
@@ -63,14 +64,18 @@ class EngineMLP:
         self.labels = problem.labels
 
     def forward(self) -> TensorNode:
-        h = self.x
+        return self.loss(self.x, self.labels)
+
+    def loss(self, x: TensorNode, labels: np.ndarray | TensorNode) -> TensorNode:
+        """The network and its loss on one batch."""
+        h = x
         last = len(self.params) - 2
         for i in range(0, len(self.params), 2):
             weight, bias = self.params[i], self.params[i + 1]
             h = h @ weight + bias
             if i != last:
                 h = h.relu()
-        return SoftmaxCrossEntropy.do_forward(h, labels=self.labels)
+        return SoftmaxCrossEntropy.do_forward(h, labels=labels)
 
     def update(self) -> None:
         with no_grad():
@@ -86,6 +91,28 @@ class EngineMLP:
 
     def weights(self) -> list[np.ndarray]:
         return [p.value for p in self.params]
+
+
+class ReplayMLP(EngineMLP):
+    """The engine's MLP step through ``autograd.replay``: recorded when made (two steps without
+    the update, their gradients then dropped), so every ``step`` replays.
+
+    >>> model = ReplayMLP(MLPProblem.make(batch=4, sizes=(8, 5, 3)))
+    >>> loss = model.step()   # replayed forward and backward, SGD update, zero grads
+    """
+
+    def __init__(self, problem: MLPProblem) -> None:
+        super().__init__(problem)
+        self.replayed_step = replay.trace(self.loss)
+        for _ in range(2):  # the first call records the program, the second checks it
+            self.replayed_step(self.x.value, self.labels)
+        for p in self.params:
+            p.zero_grad()
+
+    def step(self) -> np.ndarray:
+        loss = self.replayed_step(self.x.value, self.labels)
+        self.update()
+        return loss.value
 
 
 class NumpyMLP:
@@ -177,8 +204,13 @@ class TorchMLP:
 
 
 def make_models(problem: MLPProblem, torch=None) -> dict[str, object]:
-    """One model per implementation, keyed "engine", "numpy" and (if available) "torch"."""
-    models = {"engine": EngineMLP(problem), "numpy": NumpyMLP(problem)}
+    """One model per implementation, keyed "engine", "engine, replay", "numpy" and (if available)
+    "torch"."""
+    models = {
+        "engine": EngineMLP(problem),
+        "engine, replay": ReplayMLP(problem),
+        "numpy": NumpyMLP(problem),
+    }
     if torch is not None:
         models["torch"] = TorchMLP(problem, torch)
     return models

@@ -8,7 +8,14 @@ from benchmarks import suite
 from benchmarks.memory import FLAT_BYTES_PER_STEP, MemoryRun
 from benchmarks.profiling import Breakdown
 
-CONTENDER_ORDER = ("engine", "engine, large_graph()", "engine, gc off", "numpy", "torch")
+CONTENDER_ORDER = (
+    "engine",
+    "engine, large_graph()",
+    "engine, gc off",
+    "engine, replay",
+    "numpy",
+    "torch",
+)
 
 
 def _figure(value: float, scale: float) -> str:

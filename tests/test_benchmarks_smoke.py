@@ -51,7 +51,7 @@ def tiny_results():
 
 def test_mlp_benchmark_times_engine_and_numpy_and_reports_torch_missing(tiny_results):
     comparison = tiny_results["mlp"]
-    _assert_sane_comparison(comparison, {"engine", "numpy"})
+    _assert_sane_comparison(comparison, {"engine", "engine, replay", "numpy"})
     assert comparison.stats["torch"] is None
     assert comparison.ratio("torch", "numpy") is None
     assert comparison.ratio("engine", "numpy") > 0
@@ -59,7 +59,7 @@ def test_mlp_benchmark_times_engine_and_numpy_and_reports_torch_missing(tiny_res
 
 def test_small_op_benchmark_times_each_contender_and_splits_engine_time(tiny_results):
     comparison = tiny_results["small_ops"]
-    _assert_sane_comparison(comparison, {"engine", "numpy"})
+    _assert_sane_comparison(comparison, {"engine", "engine, replay", "numpy"})
     breakdown = comparison.details["breakdown"]
     assert breakdown["forward inside ops"] <= breakdown["forward"]
     assert breakdown["backward inside ops"] <= breakdown["backward"]
@@ -68,7 +68,8 @@ def test_small_op_benchmark_times_each_contender_and_splits_engine_time(tiny_res
 def test_long_chain_benchmark_counts_collections_and_restores_the_collector(tiny_results):
     comparison = tiny_results["long_chain"]
     _assert_sane_comparison(
-        comparison, {"engine", "engine, large_graph()", "engine, gc off", "numpy"}
+        comparison,
+        {"engine", "engine, large_graph()", "engine, gc off", "engine, replay", "numpy"},
     )
     assert len(comparison.details["gc_collections_per_chain"]) == 3
     assert all(seconds >= 0 for seconds in comparison.details["gc_seconds_per_chain"])
@@ -106,6 +107,29 @@ def test_reports_show_every_benchmark_and_say_torch_is_not_installed(tiny_result
     assert "Memory" in markdown and "| off | 4 |" in markdown
 
 
+def test_every_benchmark_times_the_replayed_engine_and_reports_its_ratio_to_torch(tiny_results):
+    text = report.text_report(tiny_results)
+    markdown = report.markdown_report(tiny_results, {"CPU": "test"}, "python -m x", rounds=1)
+    for key in ("mlp", "small_ops", "long_chain"):
+        comparison = tiny_results[key]
+        assert comparison.stats["engine, replay"].median > 0
+        assert ("engine, replay", "torch") in comparison.ratios
+        assert suite.REPLAY_NOTE in comparison.notes
+    assert text.count("engine, replay / torch: torch not installed") == 3
+    assert markdown.count("| engine, replay |") == 3
+
+
+def test_replayed_contenders_compute_what_the_engine_computes():
+    chain = SmallOpChain(units=4)
+    _, engine_loss, engine_grads = chain.engine(1)
+    assert chain.replay(2)[1:] == (engine_loss, engine_grads)  # traced once, then replayed
+    assert chain.replayed[1].traces == 2
+    models = make_models(MLPProblem.make(batch=4, sizes=TINY_SIZES))
+    models["engine, replay"].params[0].value *= 2  # different weights: caught as for any model
+    with pytest.raises(AssertionError, match="engine, replay"):
+        check_same_work(models)
+
+
 def test_timed_ops_restores_every_op_even_after_an_error():
     originals = {
         (cls, kind): cls.__dict__.get(kind)
@@ -139,7 +163,7 @@ def test_mlp_models_agree_with_torch_when_installed():
     comparison = suite.bench_mlp(torch, rounds=1, steps=1, batch=4, sizes=TINY_SIZES)
     assert comparison.stats["torch"].median > 0
     models = make_models(MLPProblem.make(batch=4, sizes=TINY_SIZES), torch)
-    assert set(models) == {"engine", "numpy", "torch"}
+    assert set(models) == {"engine", "engine, replay", "numpy", "torch"}
     check_same_work(models)  # raises if torch's loss or update differs from NumPy's
 
 
