@@ -162,24 +162,39 @@ def markdown_report(
         "",
         "## Summary",
         "",
-        "| Benchmark | Engine (median) | Ratio | Target | Met |",
-        "|---|---|---|---|---|",
+        "The issue's aim is the engine faster than PyTorch eager on all three: the last two "
+        "columns give each engine mode's median over PyTorch's, from the same rounds "
+        "(below 1.00x is faster).",
+        "",
+        "| Benchmark | Engine (median) | Ratio | Target | Met | Replay (median) "
+        "| engine / torch | replay / torch |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for key in ("mlp", "small_ops", "long_chain"):
         comparison = results[key]
         numerator, denominator = comparison.ratios[0]
         engine = comparison.stats["engine"]
+        replay = comparison.stats.get("engine, replay")
+        versus = [
+            f"{comparison.ratio(name, 'torch'):.2f}x"
+            if comparison.stats.get("torch") and comparison.stats.get(name)
+            else "n/a"
+            for name in ("engine", "engine, replay")
+        ]
+        replay_text = (
+            f"{_figure(replay.median, comparison.scale)} {comparison.unit}" if replay else ""
+        )
         out.append(
             f"| {comparison.title} | {_figure(engine.median, comparison.scale)} "
             f"{comparison.unit} | {numerator}/{denominator} "
             f"{_ratio_text(comparison, numerator, denominator)} | {comparison.target} | "
-            f"{_verdict(comparison.target_met)} |"
+            f"{_verdict(comparison.target_met)} | {replay_text} | {versus[0]} | {versus[1]} |"
         )
     flat = all(run.flat for run in results["memory"])
     out.append(
         f"| Memory over {results['memory'][0].samples[-1].step} MLP steps, gc on and off | "
         f"see below | | flat (traced growth < {FLAT_BYTES_PER_STEP} B/step) | "
-        f"{'met' if flat else 'NOT met'} |"
+        f"{'met' if flat else 'NOT met'} | | | |"
     )
     for number, key in enumerate(("mlp", "small_ops", "long_chain"), start=1):
         comparison = results[key]

@@ -102,3 +102,11 @@ def test_the_core_line_count_in_the_readme_is_the_files_line_count():
     files = ("tensor.py", "op.py", "graph.py")
     lines = sum(len((package / name).read_text().splitlines()) for name in files)
     assert int(stated.group(1)) == lines
+
+
+def test_the_replay_block_records_twice_then_replays():
+    block = next(b for b in python_blocks() if "replay.trace" in b)
+    namespace: dict = {}
+    exec(block, namespace)
+    assert namespace["step"].traces == 2  # five calls: two recorded, three replayed
+    assert np.isfinite(namespace["loss"].item())
