@@ -10,7 +10,9 @@ free of start-up costs (importing NumPy, the interpreter itself). Modes:
 - ``numpy``: the same forward arithmetic in NumPy: the floor of any NumPy engine's forward;
 - ``no_grad``: the engine's forward under ``no_grad()``: dispatch without recording a graph;
 - ``forward``: the engine's forward, recording the graph;
-- ``forward+backward``: forward, ``backward()``, and freeing the graph.
+- ``forward+backward``: forward, ``backward()``, and freeing the graph;
+- ``replay``: forward and backward of a recorded chain of 301 ops replayed by
+  ``autograd.replay`` (the count is of replays: 1 against 6, recording cancels out).
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ import shutil
 import subprocess
 import sys
 
-MODES = ("numpy", "no_grad", "forward", "forward+backward")
+MODES = ("numpy", "no_grad", "forward", "forward+backward", "replay")
 SHORT, LONG = 100, 600  # chain lengths in units of 3 ops
+REPLAYED_UNITS, FEW, MANY = 100, 1, 6  # replay: one chain of 3 * 100 + 1 ops, replayed 1 or 6 times
 
 
 def run_chain(mode: str, units: int) -> None:
     """The measured work: ``units`` repeats of (y * w + x).tanh(), three ops each."""
     import numpy as np
 
-    from autograd import TensorNode, no_grad
+    from autograd import TensorNode, no_grad, replay
 
     rng = np.random.default_rng(0)
     x = TensorNode(rng.standard_normal((4, 4)).astype(np.float32), requires_grad=True)
@@ -44,6 +47,19 @@ def run_chain(mode: str, units: int) -> None:
             y = x
             for _ in range(units):
                 y = (y * w + x).tanh()
+        return
+    if mode == "replay":  # units: how many times the recorded chain replays
+
+        def chain():
+            y = x
+            for _ in range(REPLAYED_UNITS):
+                y = (y * w + x).tanh()
+            return y.sum()
+
+        step = replay.trace(chain)
+        step(), step()  # two eager calls record the chain
+        for _ in range(units):
+            step()
         return
     y = x
     for _ in range(units):
@@ -71,6 +87,8 @@ def count(mode: str, units: int) -> int:
 
 
 def per_op(mode: str) -> float:
+    if mode == "replay":
+        return (count(mode, MANY) - count(mode, FEW)) / ((3 * REPLAYED_UNITS + 1) * (MANY - FEW))
     return (count(mode, LONG) - count(mode, SHORT)) / (3 * (LONG - SHORT))
 
 
