@@ -7,6 +7,7 @@ import numpy as np
 
 from autograd.errors import ShapeError
 from autograd.op import Op
+from autograd.ops.shape import constant_value
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -26,7 +27,7 @@ def check_class_labels(
     >>> check_class_labels("nll_loss", "log_probs", (3, 4), [0, 3, 1])
     array([0, 3, 1])
     """
-    labels = np.asarray(getattr(labels, "value", labels))
+    labels = np.asarray(labels)  # a TensorNode of labels gives its array (integers need no grad)
     if len(scores_shape) != 2 or labels.shape != tuple(scores_shape[:1]):
         raise ShapeError(
             f"{op_name}: {scores_name} must have shape (n, classes) and labels shape (n,), got "
@@ -61,6 +62,14 @@ class SoftmaxCrossEntropy(Op):
     """
 
     differentiable_backward = True
+
+    @classmethod
+    def do_forward(cls, logits, labels, reduction="mean", ignore_index=-100):
+        """The loss node; labels given as a TensorNode stand for its array, so that forward and
+        backward see NumPy only."""
+        return super().do_forward(
+            logits, labels=constant_value(labels), reduction=reduction, ignore_index=ignore_index
+        )
 
     @staticmethod
     def forward(context, logits, labels, reduction="mean", ignore_index=-100):

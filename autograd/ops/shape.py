@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# The ops reach TensorNode through the package at call time, as op.py does (tensor.py imports
+# the ops, so importing it here would be circular).
+import autograd
 from autograd.dtypes import result_type
 from autograd.errors import ShapeError
 from autograd.op import Op
@@ -40,17 +43,17 @@ def broadcast_shape(op_name: str, shapes: list[tuple[int, ...]]) -> tuple[int, .
     (128, 256)
     """
     ndim = max(len(shape) for shape in shapes)
-    padded = [(1,) * (ndim - len(shape)) + shape for shape in shapes]
-    target = []
-    for sizes in zip(*padded):
-        wanted = {size for size in sizes if size != 1}
-        if len(wanted) > 1:
-            listed = " and ".join(str(shape) for shape in shapes)
-            raise ShapeError(
-                f"{op_name}: shapes {listed} do not broadcast: aligned from the right, each "
-                "pair of axes must be equal or one of them 1"
-            )
-        target.append(wanted.pop() if wanted else 1)
+    target = [1] * ndim
+    for shape in shapes:
+        for axis, size in enumerate(shape, ndim - len(shape)):  # aligned from the right
+            if size != 1 and size != target[axis]:
+                if target[axis] != 1:
+                    listed = " and ".join(map(str, shapes))
+                    raise ShapeError(
+                        f"{op_name}: shapes {listed} do not broadcast: aligned from the right, "
+                        "each pair of axes must be equal or one of them 1"
+                    )
+                target[axis] = size
     return tuple(target)
 
 
@@ -156,18 +159,33 @@ def _is_basic_index(index) -> bool:
     )
 
 
+def constant_value(value):
+    """An argument that carries no gradient (an index, class labels) as NumPy sees it: a
+    TensorNode stands for its array, in a tuple part by part; anything else is left as it is.
+
+    >>> constant_value((TensorNode([2, 0]), slice(None)))
+    (array([2, 0]), slice(None, None, None))
+    """
+    node_type = autograd.tensor.TensorNode
+    if isinstance(value, tuple):
+        return tuple([part.value if isinstance(part, node_type) else part for part in value])
+    return value.value if isinstance(value, node_type) else value
+
+
 class Select(Op):
     """y = x[index] (ints, slices, integer or boolean arrays);
     dL/dx = zeros of x's shape with dL/dy added at index (repeated indices accumulate)"""
 
     differentiable_backward = True
 
+    @classmethod
+    def do_forward(cls, x, index):
+        """``x[index]``; TensorNodes in the index (of indices or booleans) stand for their
+        arrays, so that forward and backward see NumPy only."""
+        return super().do_forward(x, index=constant_value(index))
+
     @staticmethod
     def forward(context, x, index):
-        if isinstance(index, tuple):
-            index = tuple(getattr(part, "value", part) for part in index)
-        else:
-            index = getattr(index, "value", index)  # a TensorNode of indices is allowed
         try:
             y = x[index]
         except IndexError as error:
