@@ -321,12 +321,12 @@ class _Program:
             context = {"needs_input_grad": flags}
             if to_fill:
                 constants = constants | {key: _fill(template, arrays) for key, template in to_fill}
-            if len(inputs) == 2:
-                result = op.forward(context, values[inputs[0]], values[inputs[1]], **constants)
-            elif len(inputs) == 1:
-                result = op.forward(context, values[inputs[0]], **constants)
-            else:
+            if constants:
                 result = op.forward(context, *[values[slot] for slot in inputs], **constants)
+            elif len(inputs) == 2:
+                result = op.forward(context, values[inputs[0]], values[inputs[1]])
+            else:
+                result = op.forward(context, *[values[slot] for slot in inputs])
             if type(result) is np.ndarray and result.dtype is dtypes[0]:  # one array, as traced
                 values[outputs[0]] = result
             else:
@@ -340,15 +340,16 @@ class _Program:
         for op, _, _, _, outputs, _, _, wanted in reversed(self.steps):
             context = contexts.pop()  # freed as the pass goes, as backward() frees it
             if len(outputs) == 1:
-                output_grads = (grads[outputs[0]],)
-                if output_grads[0] is None:
+                output_grad = grads[outputs[0]]
+                if output_grad is None:
                     continue  # nothing reached this op
                 grads[outputs[0]] = None
+                input_grads = op.backward(context, output_grad)
             else:
                 output_grads = _output_grads(outputs, grads, values)
                 if output_grads is None:
                     continue
-            input_grads = op.backward(context, *output_grads)
+                input_grads = op.backward(context, *output_grads)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             for index, slot, dtype in wanted:  # the inputs that need a gradient
@@ -358,7 +359,11 @@ class _Program:
                 if type(grad) is not np.ndarray or grad.dtype is not dtype:
                     grad = np.asarray(grad).astype(dtype, copy=False)
                 pending = grads[slot]
-                grads[slot] = grad if pending is None else np.asarray(pending + grad)
+                if pending is not None:
+                    grad = pending + grad
+                    if type(grad) is not np.ndarray:  # NumPy gives scalars for 0-d sums
+                        grad = np.asarray(grad)
+                grads[slot] = grad
 
         stored: set = set()  # as graph.store_grad: a .grad shares memory with nothing else
         for leaf, slot in self.grad_leaves:
