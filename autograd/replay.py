@@ -325,6 +325,8 @@ class _Program:
                 result = op.forward(context, *[values[slot] for slot in inputs], **constants)
             elif len(inputs) == 2:
                 result = op.forward(context, values[inputs[0]], values[inputs[1]])
+            elif len(inputs) == 1:
+                result = op.forward(context, values[inputs[0]])
             else:
                 result = op.forward(context, *[values[slot] for slot in inputs])
             if type(result) is np.ndarray and result.dtype is dtypes[0]:  # one array, as traced
