@@ -92,8 +92,6 @@ def conform_outputs(outputs: tuple, context: dict, dtype: np.dtype | None) -> tu
     """An op's outputs as arrays of the promoted ``dtype`` (None: as they are). NumPy returns
     scalars for 0-d results; a context entry that saved such a scalar is replaced by the array,
     so that it is still the output's value."""
-    if dtype is None and all(type(y) is np.ndarray for y in outputs):
-        return outputs
     conformed = []
     for y in outputs:
         array = np.asarray(y)
