@@ -81,7 +81,13 @@ def bench_mlp(
         unit="ms/step",
         scale=1e3,
         stats=stats,
-        ratios=[("engine", "numpy"), ("torch", "numpy"), ("engine, replay", "torch")],
+        ratios=[
+            ("engine", "numpy"),
+            ("torch", "numpy"),
+            ("engine", "torch"),
+            ("engine, replay", "numpy"),
+            ("engine, replay", "torch"),
+        ],
         target=f"engine <= {target_ratio:.2f}x numpy",
         target_met=None,
         notes=[
@@ -143,6 +149,7 @@ def bench_small_ops(
             ("engine", "numpy"),
             ("engine", "torch"),
             ("torch", "numpy"),
+            ("engine, replay", "numpy"),
             ("engine, replay", "torch"),
         ],
         target=f"engine <= {target_us:g} us/op",

@@ -110,3 +110,18 @@ def test_the_replay_block_records_twice_then_replays():
     exec(block, namespace)
     assert namespace["step"].traces == 2  # five calls: two recorded, three replayed
     assert np.isfinite(namespace["loss"].item())
+
+
+def test_the_speed_table_quotes_the_medians_of_results_md():
+    """The README's speed figures are those of the last `make bench` run, not edited by hand."""
+    readme = README.read_text()
+    table = readme[readme.index("| figure | engine, eager |") :]
+    table = table[: table.index("\n\n")]
+    quoted = re.findall(r"(?<!≤ )(?<![\d.])(\d+(?:\.\d+)?) (?:ms|µs/op|s)\b", table)  # not targets
+    results = (README.parent / "benchmarks" / "RESULTS.md").read_text()
+    medians = set(re.findall(r"^\| [^|]+ \| ([\d.]+) \| [\d.]+ \|$", results, re.M))
+    assert len(quoted) >= 10
+    assert [value for value in quoted if value not in medians] == []
+    ratios = re.findall(r"(\d\.\d\d)x (?:NumPy|PyTorch)", table)
+    assert len(ratios) >= 8
+    assert [ratio for ratio in ratios if f"{ratio}x" not in results] == []
