@@ -192,6 +192,9 @@ class _Program:
                 index = next(i for i, y in enumerate(op_node.output_values) if y is node.value)
                 self.slots[id(node)] = outputs[index]
         self.loss = self._slot(loss, "the loss")
+        # What run() reads of each step, forward in order and backward in reverse.
+        self.forward_steps = [(step[0].forward,) + step[1:7] for step in self.steps]
+        self.backward_steps = [(step[0].backward, step[4], step[7]) for step in self.steps[::-1]]
         self.grad_leaves = [(leaf, slot) for leaf, slot, *_, needed in self.leaves if needed]
 
     def _add_step(self, op, inputs, constants, to_fill, output_values, flags, input_dtypes):
@@ -317,18 +320,18 @@ class _Program:
         for leaf, slot, *_ in self.leaves:
             values[slot] = leaf.value
         contexts = []
-        for op, inputs, constants, to_fill, outputs, dtypes, flags, _ in self.steps:
+        for forward, inputs, constants, to_fill, outputs, dtypes, flags in self.forward_steps:
             context = {"needs_input_grad": flags}
             if to_fill:
                 constants = constants | {key: _fill(template, arrays) for key, template in to_fill}
             if constants:
-                result = op.forward(context, *[values[slot] for slot in inputs], **constants)
+                result = forward(context, *[values[slot] for slot in inputs], **constants)
             elif len(inputs) == 2:
-                result = op.forward(context, values[inputs[0]], values[inputs[1]])
+                result = forward(context, values[inputs[0]], values[inputs[1]])
             elif len(inputs) == 1:
-                result = op.forward(context, values[inputs[0]])
+                result = forward(context, values[inputs[0]])
             else:
-                result = op.forward(context, *[values[slot] for slot in inputs])
+                result = forward(context, *[values[slot] for slot in inputs])
             if type(result) is np.ndarray and result.dtype is dtypes[0]:  # one array, as traced
                 values[outputs[0]] = result
             else:
@@ -339,19 +342,19 @@ class _Program:
 
         grads = [None] * len(values)
         grads[self.loss] = np.ones_like(values[self.loss])
-        for op, _, _, _, outputs, _, _, wanted in reversed(self.steps):
+        for backward, outputs, wanted in self.backward_steps:
             context = contexts.pop()  # freed as the pass goes, as backward() frees it
             if len(outputs) == 1:
                 output_grad = grads[outputs[0]]
                 if output_grad is None:
                     continue  # nothing reached this op
                 grads[outputs[0]] = None
-                input_grads = op.backward(context, output_grad)
+                input_grads = backward(context, output_grad)
             else:
                 output_grads = _output_grads(outputs, grads, values)
                 if output_grads is None:
                     continue
-                input_grads = op.backward(context, *output_grads)
+                input_grads = backward(context, *output_grads)
             if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             for index, slot, dtype in wanted:  # the inputs that need a gradient
