@@ -64,20 +64,25 @@ def assert_replays_like_eager(fn, leaves, *arrays, steps: int = 3) -> replay.Rep
     two record, the others replay): equal loss and equal gradients, bit for bit."""
     step = replay.trace(fn)
     for _ in range(steps):
-        zero(leaves)
-        expected_loss, expected = eager(fn, *arrays), grads(leaves)
-        zero(leaves)
-        loss = step(*arrays)
-        assert loss.source is None and not loss.requires_grad
-        np.testing.assert_array_equal(loss.value, expected_loss)
-        assert loss.value.dtype == expected_loss.dtype
-        for leaf, grad in zip(leaves, expected):
-            if grad is None:
-                assert leaf.grad is None
-            else:
-                np.testing.assert_array_equal(leaf.grad, grad)
-                assert leaf.grad.dtype == grad.dtype == leaf.value.dtype
+        assert_step_equals_eager(step, fn, leaves, *arrays)
     return step
+
+
+def assert_step_equals_eager(step, fn, leaves, *arrays) -> None:
+    """One call of ``step`` gives the loss and gradients of one eager step, bit for bit."""
+    zero(leaves)
+    expected_loss, expected = eager(fn, *arrays), grads(leaves)
+    zero(leaves)
+    loss = step(*arrays)
+    assert loss.source is None and not loss.requires_grad
+    np.testing.assert_array_equal(loss.value, expected_loss)
+    assert loss.value.dtype == expected_loss.dtype
+    for leaf, grad in zip(leaves, expected):
+        if grad is None:
+            assert leaf.grad is None
+        else:
+            np.testing.assert_array_equal(leaf.grad, grad)
+            assert leaf.grad.dtype == grad.dtype == leaf.value.dtype
 
 
 # ----- replay equals eager -----------------------------------------------------------------------
@@ -494,11 +499,7 @@ def test_arguments_broadcast_against_parameters_are_replaced_on_replay():
     batches = data(12, 1)
     step = assert_replays_like_eager(fn, [w], batches[:4])  # a view, as batches are
     for x in (batches[4:8], batches[8:]):
-        zero([w])
-        expected, expected_grad = eager(fn, x), w.grad
-        zero([w])
-        np.testing.assert_array_equal(step(x).value, expected)
-        np.testing.assert_array_equal(w.grad, expected_grad)
+        assert_step_equals_eager(step, fn, [w], x)
     assert step.traces == 2
 
 
@@ -513,12 +514,7 @@ def test_constants_from_outside_broadcast_in_fn_are_read_fresh(shape):
             scale.value[...] = 2.0
         else:
             scale.value = np.full(shape, -3.0, dtype=np.float32)
-        x = data(4, 2)
-        zero([w])
-        expected, expected_grad = eager(fn, x), w.grad
-        zero([w])
-        np.testing.assert_array_equal(step(x).value, expected)
-        np.testing.assert_array_equal(w.grad, expected_grad)
+        assert_step_equals_eager(step, fn, [w], data(4, 2))
     assert step.traces == 2
 
 
