@@ -73,6 +73,10 @@ def text_report(results: dict) -> str:
             text = _ratio_text(comparison, numerator, denominator)
             lines.append(f"   {numerator} / {denominator}: {text}")
         lines.append(f"   target: {comparison.target}: {_verdict(comparison.target_met)}")
+        if comparison.stats.get("engine, replay"):
+            lines.append(
+                f"   the same for 'engine, replay': {_verdict(comparison.replay_target_met)}"
+            )
         lines.extend(f"   {note}" for note in comparison.notes)
         if key == "small_ops":
             lines.append(
@@ -166,9 +170,9 @@ def markdown_report(
         "columns give each engine mode's median over PyTorch's, from the same rounds "
         "(below 1.00x is faster).",
         "",
-        "| Benchmark | Engine (median) | Ratio | Target | Met | Replay (median) "
+        "| Benchmark | Engine (median) | Ratio | Target | Met | Replay (median) | Replay: met "
         "| engine / torch | replay / torch |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for key in ("mlp", "small_ops", "long_chain"):
         comparison = results[key]
@@ -188,13 +192,15 @@ def markdown_report(
             f"| {comparison.title} | {_figure(engine.median, comparison.scale)} "
             f"{comparison.unit} | {numerator}/{denominator} "
             f"{_ratio_text(comparison, numerator, denominator)} | {comparison.target} | "
-            f"{_verdict(comparison.target_met)} | {replay_text} | {versus[0]} | {versus[1]} |"
+            f"{_verdict(comparison.target_met)} | {replay_text} | "
+            f"{_verdict(comparison.replay_target_met) if replay else ''} | {versus[0]} | "
+            f"{versus[1]} |"
         )
     flat = all(run.flat for run in results["memory"])
     out.append(
         f"| Memory over {results['memory'][0].samples[-1].step} MLP steps, gc on and off | "
         f"see below | | flat (traced growth < {FLAT_BYTES_PER_STEP} B/step) | "
-        f"{'met' if flat else 'NOT met'} | | | |"
+        f"{'met' if flat else 'NOT met'} | | | | |"
     )
     for number, key in enumerate(("mlp", "small_ops", "long_chain"), start=1):
         comparison = results[key]
@@ -210,6 +216,11 @@ def markdown_report(
                 f"- {numerator} / {denominator}: {_ratio_text(comparison, numerator, denominator)}"
             )
         out.append(f"- Target: {comparison.target}: **{_verdict(comparison.target_met)}**")
+        if comparison.stats.get("engine, replay"):
+            out.append(
+                f"- The same target for 'engine, replay': "
+                f"**{_verdict(comparison.replay_target_met)}**"
+            )
         out += [f"- {note}" for note in comparison.notes]
         if key == "small_ops":
             out.append(
