@@ -117,7 +117,7 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, wanted=
     grads: dict = {}
     for root, seed in zip(roots, seeds, strict=True):
         seed = checks.seed(root, seed, create_graph, caller or "backward")
-        grads[root] = _sum(grads[root], seed) if root in grads else seed
+        grads[root] = sum_grads(grads[root], seed) if root in grads else seed
     order, outputs_of = walk(roots)
     wanted, kept = set(wanted), {}
     anomaly_enabled = local.modes.anomaly_enabled
@@ -149,7 +149,7 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, wanted=
             if anomaly_enabled:
                 debug.check_backward(op_node, node, node_grad)
             pending = grads.get(node)
-            grads[node] = node_grad if pending is None else _sum(pending, node_grad)
+            grads[node] = node_grad if pending is None else sum_grads(pending, node_grad)
     if not (create_graph if retain_graph is None else retain_graph):
         for op_node in order:
             op_node.release()
@@ -173,7 +173,7 @@ def take_output_grads(op_node: OpNode, outputs: list, grads: dict, create_graph:
     return tuple(output_grads)
 
 
-def _sum(pending, node_grad):
+def sum_grads(pending, node_grad):
     """Gradients arriving at one node from several consumers, added (into a new array)."""
     total = pending + node_grad
     return np.asarray(total) if isinstance(total, np.generic) else total  # 0-d sums: scalars

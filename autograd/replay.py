@@ -25,8 +25,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from autograd.dtypes import conform_outputs
 from autograd.errors import GradientError, ReplayError
-from autograd.graph import walk
+from autograd.graph import store_grad, sum_grads, walk
 from autograd.modes import local
 from autograd.ops import Expand
 from autograd.tensor import TensorNode
@@ -336,8 +337,8 @@ class _Program:
                 values[outputs[0]] = result
             else:
                 results = result if type(result) is tuple else (result,)
-                for slot, dtype, y in zip(outputs, dtypes, results):
-                    values[slot] = _conform_output(y, dtype, context)
+                for slot, dtype, y in zip(outputs, dtypes, results):  # as do_forward does
+                    (values[slot],) = conform_outputs((y,), context, dtype)
             contexts.append(context)
 
         grads = [None] * len(values)
@@ -364,26 +365,12 @@ class _Program:
                 if type(grad) is not np.ndarray or grad.dtype is not dtype:
                     grad = np.asarray(grad).astype(dtype, copy=False)
                 pending = grads[slot]
-                if pending is not None:
-                    grad = pending + grad
-                    if type(grad) is not np.ndarray:  # NumPy gives scalars for 0-d sums
-                        grad = np.asarray(grad)
-                grads[slot] = grad
+                grads[slot] = grad if pending is None else sum_grads(pending, grad)
 
-        stored: set = set()  # as graph.store_grad: a .grad shares memory with nothing else
+        stored: set = set()  # ids of the arrays this call put in some .grad, as backward() keeps
         for leaf, slot in self.grad_leaves:
-            grad = grads[slot]
-            if grad is None:
-                continue
-            if leaf.grad is not None:
-                leaf.grad = leaf.grad + grad
-                if not isinstance(leaf.grad, TensorNode):
-                    leaf.grad = np.asarray(leaf.grad)
-            elif grad.base is None and id(grad) not in stored:
-                leaf.grad = grad
-            else:
-                leaf.grad = grad.copy()
-            stored.add(id(leaf.grad))
+            if grads[slot] is not None:
+                store_grad(leaf, grads[slot], False, stored)
         return values[self.loss]
 
 
@@ -413,15 +400,3 @@ def _fill(template, arrays: tuple):
     if type(template) is tuple:
         return tuple([_fill(part, arrays) for part in template])
     return template
-
-
-def _conform_output(y, dtype: np.dtype, context: dict) -> np.ndarray:
-    """An output as eager mode keeps it: an array (NumPy gives scalars for 0-d results) of the
-    traced dtype; a context entry that saved the scalar gets the array too."""
-    array = np.asarray(y).astype(dtype, copy=False)
-    if array is y:
-        return y
-    for key, value in context.items():
-        if value is y:
-            context[key] = array
-    return array
