@@ -70,6 +70,8 @@ class Op:
         (array([0., 2.], dtype=float32), <class 'autograd.ops.activation.Relu'>)
         """
         nodes = wrap(inputs)  # numbers and arrays become constant leaves
+        if constants:  # ...and TensorNodes given as constants (labels, indices) their arrays
+            constants = autograd.tensor.plain_constants(constants)
         dtype = None
         if (cls.broadcasts or cls.promotes) and not aligned(cls, nodes):
             nodes, dtype = autograd.ops.shape.broadcast(cls, nodes)  # Expand nodes; the dtype

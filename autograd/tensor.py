@@ -102,3 +102,19 @@ class TensorNode(TensorMethods):
 def as_node(value) -> TensorNode:
     """``value`` itself if it is a TensorNode, else a constant leaf holding it."""
     return value if isinstance(value, TensorNode) else TensorNode(value)
+
+
+def plain_constants(constants: dict) -> dict:
+    """An op's keyword constants as its forward sees them, NumPy only: a TensorNode given as one
+    (class labels, an index array, or a part of an index tuple) stands for its array."""
+    for value in constants.values():
+        for part in value if type(value) is tuple else (value,):
+            if isinstance(part, TensorNode):
+                return {key: _plain(value) for key, value in constants.items()}
+    return constants
+
+
+def _plain(value):
+    if type(value) is tuple:
+        return tuple([part.value if isinstance(part, TensorNode) else part for part in value])
+    return value.value if isinstance(value, TensorNode) else value

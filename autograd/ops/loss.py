@@ -7,7 +7,6 @@ import numpy as np
 
 from autograd.errors import ShapeError
 from autograd.op import Op
-from autograd.ops.shape import constant_value
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -62,14 +61,6 @@ class SoftmaxCrossEntropy(Op):
     """
 
     differentiable_backward = True
-
-    @classmethod
-    def do_forward(cls, logits, labels, reduction="mean", ignore_index=-100):
-        """The loss node; labels given as a TensorNode stand for its array, so that forward and
-        backward see NumPy only."""
-        return super().do_forward(
-            logits, labels=constant_value(labels), reduction=reduction, ignore_index=ignore_index
-        )
 
     @staticmethod
     def forward(context, logits, labels, reduction="mean", ignore_index=-100):

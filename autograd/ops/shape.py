@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-# The ops reach TensorNode through the package at call time, as op.py does (tensor.py imports
-# the ops, so importing it here would be circular).
-import autograd
 from autograd.dtypes import result_type
 from autograd.errors import ShapeError
 from autograd.op import Op
@@ -159,30 +156,11 @@ def _is_basic_index(index) -> bool:
     )
 
 
-def constant_value(value):
-    """An argument that carries no gradient (an index, class labels) as NumPy sees it: a
-    TensorNode stands for its array, in a tuple part by part; anything else is left as it is.
-
-    >>> constant_value((TensorNode([2, 0]), slice(None)))
-    (array([2, 0]), slice(None, None, None))
-    """
-    node_type = autograd.tensor.TensorNode
-    if isinstance(value, tuple):
-        return tuple([part.value if isinstance(part, node_type) else part for part in value])
-    return value.value if isinstance(value, node_type) else value
-
-
 class Select(Op):
     """y = x[index] (ints, slices, integer or boolean arrays);
     dL/dx = zeros of x's shape with dL/dy added at index (repeated indices accumulate)"""
 
     differentiable_backward = True
-
-    @classmethod
-    def do_forward(cls, x, index):
-        """``x[index]``; TensorNodes in the index (of indices or booleans) stand for their
-        arrays, so that forward and backward see NumPy only."""
-        return super().do_forward(x, index=constant_value(index))
 
     @staticmethod
     def forward(context, x, index):

@@ -8,7 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograd import Expand, Reshape, Select, ShapeError, TensorNode, Transpose
+from autograd import (
+    Expand,
+    Reshape,
+    Select,
+    ShapeError,
+    SoftmaxCrossEntropy,
+    TensorNode,
+    Transpose,
+)
 from autograd.testing import arrays, check_gradients, property_test, shapes
 
 EXAMPLES = settings.default.max_examples  # from the profile in tests/conftest.py
@@ -186,6 +194,19 @@ def test_index_given_as_a_tensor_node_of_integers_is_accepted():
     np.testing.assert_array_equal(y.value, [3.0, 3.0])
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [0.0, 0.0, 2.0])
+
+
+def test_tensor_nodes_given_as_constants_reach_the_op_as_their_arrays():
+    x = TensorNode(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    rows, columns = TensorNode(np.array([1, 0])), TensorNode(np.array([2, 2]))
+    y = x[rows, columns]  # an index tuple whose parts are TensorNodes
+    np.testing.assert_array_equal(y.value, [5.0, 2.0])
+    index = y.source.constants["index"]
+    assert all(type(part) is np.ndarray for part in index)
+    loss = SoftmaxCrossEntropy.do_forward(x, labels=TensorNode(np.array([0, 2])))
+    assert type(loss.source.constants["labels"]) is np.ndarray
+    (y.sum() + loss).backward()
+    assert x.grad.shape == (2, 3)
 
 
 def test_out_of_range_index_is_an_index_error_naming_select_and_the_shape():
