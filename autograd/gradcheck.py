@@ -89,7 +89,7 @@ def gradcheck(
     """
     nodes = [x if isinstance(x, TensorNode) else TensorNode(x) for x in inputs]
     checked = _checked_inputs(nodes)
-    outputs = _outputs_of("gradcheck", fn(*_float64_copies(nodes, checked)))
+    outputs = outputs_of("gradcheck", fn(*_float64_copies(nodes, checked)))
     rng = np.random.default_rng(0)
     for projection in range(projections):
         # First v = 1, the gradient of sum(y) a user expects; then random weights.
@@ -102,15 +102,12 @@ def gradcheck(
             of += "grad_output"
 
         def projected(*xs, weights=weights):
-            return weighted_sum(_outputs_of("gradcheck", fn(*xs)), weights)
+            return weighted_sum(outputs_of("gradcheck", fn(*xs)), weights)
 
         numeric_copies = _float64_copies(nodes, checked)
         numeric = {i: numerical_gradient(projected, numeric_copies, i, eps) for i in checked}
-        for layout in LAYOUTS:
-            copies = _float64_copies(nodes, checked, layout)
-            if layout != "contiguous" and all(copies[i].value.flags.c_contiguous for i in checked):
-                continue  # 0-d and 1-d inputs have no other layout worth trying
-            outputs = _outputs_of("gradcheck", fn(*copies))
+        for layout, copies in _layouts(nodes, checked):
+            outputs = outputs_of("gradcheck", fn(*copies))
             result = weighted_sum(outputs, weights)
             if result.requires_grad:
                 _check_each_backward(result)
@@ -141,14 +138,14 @@ def gradgradcheck(
     """
     nodes = [x if isinstance(x, TensorNode) else TensorNode(x) for x in inputs]
     checked = _checked_inputs(nodes)
-    outputs = _outputs_of("gradgradcheck", fn(*_float64_copies(nodes, checked)))
+    outputs = outputs_of("gradgradcheck", fn(*_float64_copies(nodes, checked)))
     rng = np.random.default_rng(0)
     weights = [rng.normal(size=y.value.shape) for y in outputs]
     directions = {i: rng.normal(size=nodes[i].value.shape) for i in checked}
 
     def slope(xs, create_graph: bool) -> TensorNode | None:
         """u . ds/dx: the first derivative along u, as a node (None if it is zero)."""
-        s = weighted_sum(_outputs_of("gradgradcheck", fn(*xs)), weights)
+        s = weighted_sum(outputs_of("gradgradcheck", fn(*xs)), weights)
         if not s.requires_grad:
             return None
         firsts = autograd.grad(s, [xs[i] for i in checked], create_graph=create_graph)
@@ -169,17 +166,14 @@ def gradgradcheck(
         i: central_differences(lambda: slope_value(numeric_copies), numeric_copies[i].value, eps)
         for i in checked
     }
-    for layout in LAYOUTS:
-        copies = _float64_copies(nodes, checked, layout)
-        if layout != "contiguous" and all(copies[i].value.flags.c_contiguous for i in checked):
-            continue
+    for layout, copies in _layouts(nodes, checked):
         total = slope(copies, create_graph=True)
         wrt = [copies[i] for i in checked]
         if total is None or not total.requires_grad:
             seconds = [None] * len(checked)
         else:
             seconds = autograd.grad(total, wrt, allow_unused=True)
-        ops = _op_names(_outputs_of("gradgradcheck", fn(*copies)))
+        ops = _op_names(outputs_of("gradgradcheck", fn(*copies)))
         details = f"H u for s = sum(v * output), random v and u; inputs {layout}; ops: {ops}"
         for i, second in zip(checked, seconds, strict=True):
             analytic = np.zeros(numeric[i].shape) if second is None else second.value
@@ -284,6 +278,15 @@ def _float64_copies(
     ]
 
 
+def _layouts(nodes: list[TensorNode], checked: list[int]):
+    """(layout, fresh float64 copies laid out so) for each of LAYOUTS that differs from the
+    contiguous one (0-d and 1-d inputs have no other layout worth trying)."""
+    for layout in LAYOUTS:
+        copies = _float64_copies(nodes, checked, layout)
+        if layout == "contiguous" or not all(copies[i].value.flags.c_contiguous for i in checked):
+            yield layout, copies
+
+
 def laid_out(array: np.ndarray, layout: str) -> np.ndarray:
     """The same values, stored contiguously, transposed (Fortran order), or strided.
 
@@ -299,7 +302,8 @@ def laid_out(array: np.ndarray, layout: str) -> np.ndarray:
     return np.array(array, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
 
 
-def _outputs_of(check: str, result) -> tuple[TensorNode, ...]:
+def outputs_of(check: str, result) -> tuple[TensorNode, ...]:
+    """``fn``'s result as a tuple of TensorNodes, or an error naming ``check``."""
     outputs = result if isinstance(result, tuple) else (result,)
     for output in outputs:
         if not isinstance(output, TensorNode):

@@ -33,7 +33,7 @@ try:
 except ImportError as error:
     raise MissingPackageError("hypothesis", "test", "property tests") from error
 
-from autograd.gradcheck import gradcheck, gradgradcheck, weighted_sum
+from autograd.gradcheck import gradcheck, gradgradcheck, outputs_of, weighted_sum
 from autograd.op import Op
 from autograd.tensor import TensorNode
 
@@ -161,13 +161,12 @@ def check_gradients(
             for x, f in zip(inputs, is_float, strict=True)
         ]
 
-    probe = fn(*nodes(np.float64))
-    probe = _outputs(probe)
+    probe = outputs_of("check_gradients", fn(*nodes(np.float64)))
     rng = np.random.default_rng(0)
     weights = [rng.uniform(0.5, 1.5, output.value.shape) for output in probe]
 
     def scalar_fn(*nodes):
-        return weighted_sum(_outputs(fn(*nodes)), weights)
+        return weighted_sum(outputs_of("check_gradients", fn(*nodes)), weights)
 
     # Promises 2 and 3 first: a changed input or dtype also upsets gradcheck, less clearly.
     _check_dtypes_and_inputs(scalar_fn, nodes(np.float32 if check_float32 else np.float64))
@@ -178,10 +177,6 @@ def check_gradients(
     gradcheck(fn, nodes(np.float64), eps=eps, atol=atol, rtol=rtol)
     if order >= 2:
         gradgradcheck(fn, nodes(np.float64), eps=eps, atol=atol, rtol=rtol)
-
-
-def _outputs(result) -> tuple:
-    return result if isinstance(result, tuple) else (result,)
 
 
 def _check_dtypes_and_inputs(scalar_fn, nodes: list[TensorNode]) -> None:
@@ -225,9 +220,9 @@ def _check_op_backward_dtypes(op: type[Op], arrays: list[np.ndarray]) -> None:
         arrays = [np.ascontiguousarray(x) for x in np.broadcast_arrays(*arrays)]
     context = {"needs_input_grad": tuple(x.dtype.kind == "f" for x in arrays)}
     outputs = op.forward(context, *arrays)
-    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    outputs = outputs if type(outputs) is tuple else (outputs,)  # arrays, not TensorNodes here
     grads = op.backward(context, *[np.ones_like(y) for y in outputs])
-    grads = grads if isinstance(grads, tuple) else (grads,)
+    grads = grads if type(grads) is tuple else (grads,)
     for index, (x, grad) in enumerate(zip(arrays, grads)):
         if grad is not None and x.dtype.kind == "f":
             assert np.asarray(grad).dtype == x.dtype, (
