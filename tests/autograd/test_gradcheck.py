@@ -204,16 +204,12 @@ def test_tuple_outputs_are_checked_together():
 # ----- what each op's backward must leave alone -------------------------------------------------
 
 
-class DoublesGradOutputInPlace(Triple):
-    """y = 2x, whose backward doubles grad_output in place and returns it."""
-
-    @staticmethod
-    def forward(context, x):
-        return 2 * x
+class TriplesGradOutputInPlace(Triple):
+    """y = 3x, whose backward triples grad_output in place and returns it."""
 
     @staticmethod
     def backward(context, grad_output):
-        grad_output *= 2
+        grad_output *= 3
         return grad_output
 
 
@@ -265,12 +261,12 @@ X = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
 @pytest.mark.parametrize("form", ["as is", "summed"])
 def test_a_backward_that_writes_into_grad_output_is_caught_naming_the_op(form):
     def fn(x):
-        y = DoublesGradOutputInPlace.do_forward(x)
+        y = TriplesGradOutputInPlace.do_forward(x)
         return y if form == "as is" else y.sum()
 
     with pytest.raises(
         GradcheckError,
-        match=r"DoublesGradOutputInPlace.backward wrote into grad_output 0: element \(0, 0\) "
+        match=r"TriplesGradOutputInPlace.backward wrote into grad_output 0: element \(0, 0\) "
         r"was (-?[\d.e+-]+), then (-?[\d.e+-]+); the engine hands one gradient array",
     ):
         gradcheck(fn, [X])
