@@ -69,8 +69,9 @@ def run_chain(mode: str, units: int) -> None:
     del y
 
 
-def count(mode: str, units: int) -> int:
-    """Instructions executed by a fresh interpreter running ``run_chain(mode, units)``."""
+def count(mode: str, units: int, root: str | None = None) -> int:
+    """Instructions executed by a fresh interpreter running ``run_chain(mode, units)``, with the
+    engine imported from ``root`` (a copy of the project) if given."""
     command = [
         "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
         sys.executable, "-m", "benchmarks.instructions", "--worker", mode, str(units),
@@ -79,17 +80,22 @@ def count(mode: str, units: int) -> int:
     environment = dict(
         os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONHASHSEED="0"
     )
-    result = subprocess.run(command, capture_output=True, text=True, env=environment, check=True)
+    if root is not None:
+        environment["PYTHONPATH"] = root
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=environment, check=True, cwd=root
+    )
     found = re.search(r"Collected : (\d+)", result.stderr)
     if found is None:
         raise RuntimeError(f"callgrind printed no total:\n{result.stderr[-2000:]}")
     return int(found.group(1))
 
 
-def per_op(mode: str) -> float:
+def per_op(mode: str, root: str | None = None) -> float:
     if mode == "replay":
-        return (count(mode, MANY) - count(mode, FEW)) / ((3 * REPLAYED_UNITS + 1) * (MANY - FEW))
-    return (count(mode, LONG) - count(mode, SHORT)) / (3 * (LONG - SHORT))
+        few, many = count(mode, FEW, root), count(mode, MANY, root)
+        return (many - few) / ((3 * REPLAYED_UNITS + 1) * (MANY - FEW))
+    return (count(mode, LONG, root) - count(mode, SHORT, root)) / (3 * (LONG - SHORT))
 
 
 def main(argv: list[str] | None = None) -> int:

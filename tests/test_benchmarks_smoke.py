@@ -17,7 +17,7 @@ import pytest
 # benchmarks/ is not an installed package; make it importable however pytest is started.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import instructions, report, suite  # noqa: E402
+from benchmarks import fastpath_savings, instructions, report, suite  # noqa: E402
 from benchmarks.chains import SmallOpChain  # noqa: E402
 from benchmarks.mlp import MLPProblem, check_same_work, make_models  # noqa: E402
 from benchmarks.profiling import all_op_classes, timed_ops  # noqa: E402
@@ -178,3 +178,15 @@ def test_instruction_counts_are_read_from_callgrinds_total(monkeypatch):
 
     monkeypatch.setattr(instructions.subprocess, "run", lambda *args, **kwargs: Finished())
     assert instructions.count("numpy", 10) == 123456
+
+
+@pytest.mark.parametrize("name", [*fastpath_savings.PLAIN_BODIES, "single output in backward"])
+def test_each_fast_path_has_a_plain_version_the_savings_script_can_put_in_its_place(name, tmp_path):
+    folder = Path(fastpath_savings.scratch_copy(tmp_path, name))
+    changed = [
+        path.name
+        for path in (folder / "autograd").glob("*.py")
+        if path.read_text() != (fastpath_savings.ROOT / "autograd" / path.name).read_text()
+    ]
+    assert len(changed) == 1  # fastpaths.py, or graph.py for the one in backward
+    compile((folder / "autograd" / changed[0]).read_text(), changed[0], "exec")
