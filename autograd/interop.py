@@ -42,11 +42,7 @@ def array_function(func, args: tuple, kwargs: dict):
 
 def constant(ufunc, *inputs) -> tensor.TensorNode:
     """A ufunc with no gradient (comparisons, sign) on nodes or arrays: a constant node."""
-    return tensor.TensorNode(np.asarray(ufunc(*[_raw(x) for x in inputs])))
-
-
-def _raw(x):
-    return x.value if isinstance(x, tensor.TensorNode) else x
+    return tensor.TensorNode(np.asarray(ufunc(*[tensor.plain(x) for x in inputs])))
 
 
 def _binary(op):
@@ -114,8 +110,12 @@ _FUNCTIONS = {
     np.sum: lambda x, axis=None, keepdims=False: tensor.as_node(x).sum(axis, keepdims),
     np.mean: lambda x, axis=None, keepdims=False: tensor.as_node(x).mean(axis, keepdims),
     np.max: lambda x, axis=None, keepdims=False: tensor.as_node(x).max(axis, keepdims),
-    np.zeros_like: lambda x, dtype=None: tensor.TensorNode(np.zeros_like(_raw(x), dtype=dtype)),
-    np.ones_like: lambda x, dtype=None: tensor.TensorNode(np.ones_like(_raw(x), dtype=dtype)),
+    np.zeros_like: lambda x, dtype=None: tensor.TensorNode(
+        np.zeros_like(tensor.plain(x), dtype=dtype)
+    ),
+    np.ones_like: lambda x, dtype=None: tensor.TensorNode(
+        np.ones_like(tensor.plain(x), dtype=dtype)
+    ),
     np.shape: lambda x: x.shape,
     np.ndim: lambda x: x.ndim,
 }

@@ -110,11 +110,12 @@ def plain_constants(constants: dict) -> dict:
     for value in constants.values():
         for part in value if type(value) is tuple else (value,):
             if isinstance(part, TensorNode):
-                return {key: _plain(value) for key, value in constants.items()}
+                return {key: plain(value) for key, value in constants.items()}
     return constants
 
 
-def _plain(value):
+def plain(value):
+    """A TensorNode's array (in a tuple, part by part); anything else as it is."""
     if type(value) is tuple:
-        return tuple([part.value if isinstance(part, TensorNode) else part for part in value])
+        return tuple([plain(part) for part in value])
     return value.value if isinstance(value, TensorNode) else value
