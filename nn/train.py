@@ -235,8 +235,12 @@ def train_one_epoch(model, optimizer, loader, config, rng, progress, epoch=1):
         logits = model(TensorNode(flat(xb)))
         loss = F.cross_entropy(logits, yb)
         if not math.isfinite(loss.item()):
+            loss_value = loss.item()
+            # The error's traceback keeps this frame: free the graph, which holds the parameters
+            # read-only, so that the best epoch's parameters can be loaded back.
+            del logits, loss
             raise DivergedError(
-                f"the training loss became {loss.item()} at epoch {epoch}, step {step} with"
+                f"the training loss became {loss_value} at epoch {epoch}, step {step} with"
                 f" --lr {optimizer.lr:g}: training diverged; try a lower --lr"
                 f" (for example --lr {config.lr / 10:g})",
                 epoch,

@@ -175,6 +175,41 @@ def test_a_diverging_lr_stops_naming_epoch_and_step_and_summary_json_stays_stric
     assert summary["test_accuracy"] is None and summary["epochs_completed"] == 0
 
 
+def test_a_run_diverging_after_its_first_epoch_keeps_its_best_model_and_says_so(tmp_path):
+    diverging = [
+        "--dataset",
+        "fashion-mnist",
+        "--limit-train",
+        "500",
+        "--epochs",
+        "8",
+        "--hidden",
+        "64",
+        "--optimizer",
+        "sgd",
+        "--momentum",
+        "0.99",
+        "--lr",
+        "30",
+        "--no-batchnorm",
+        "--dropout",
+        "0",
+        "--schedule",
+        "none",
+        "--quiet",
+    ]  # fmt: skip  (diverges in epoch 4: the step's graph was kept alive by the error)
+    result = run(tmp_path, *diverging, "--out", "run")
+
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "training diverged; try a lower --lr" in lines[0]
+    summary = strict_json(tmp_path / "run" / "summary.json")
+    assert summary["epochs_completed"] >= 1 and summary["diverged"]
+    assert summary["test_accuracy"] is not None
+    assert (tmp_path / "run" / "model.npz").is_file()
+
+
 def test_summary_json_is_strict_json_without_a_validation_split(tmp_path):
     assert run(tmp_path, *TINY, "--val-split", "0", "--out", "run").returncode == 0
     assert strict_json(tmp_path / "run" / "summary.json")["best_val_accuracy"] is None
