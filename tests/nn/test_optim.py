@@ -8,8 +8,8 @@ import pytest
 import autograd
 from autograd import TensorNode
 from nn import MLP, Parameter, optim
-from nn.functional import cross_entropy
 from nn.errors import ParameterInUseError
+from nn.functional import cross_entropy
 from nn.module import StateDictError
 
 STEPS = 20
