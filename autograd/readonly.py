@@ -30,6 +30,7 @@ _setflags = np.ndarray.setflags
 # a tuple of arrays, which the cycle collector stops tracking, as it holds no Python objects.
 _locked: dict[int, int] = {}
 _counting = threading.Lock()  # held while a count is read and written
+_acquire, _release = _counting.acquire, _counting.release  # bound once: no lookup per op
 
 
 def lock(inputs: tuple) -> tuple:
@@ -39,7 +40,7 @@ def lock(inputs: tuple) -> tuple:
     for x in inputs:
         if x.source is None:
             if not held:
-                held = _counting.acquire()
+                held = _acquire()
             value = x.value
             count = _locked.get(id(value))
             if count is None:
@@ -50,7 +51,7 @@ def lock(inputs: tuple) -> tuple:
             _locked[id(value)] = count + 1
             arrays += (value,)
     if held:
-        _counting.release()
+        _release()
     return arrays
 
 
@@ -58,11 +59,12 @@ def unlock(arrays: tuple) -> None:
     """Undo ``lock``: the last op to let go of an array makes it writable again."""
     if not arrays:
         return
-    with _counting:
-        for value in arrays:
-            count = _locked[id(value)] - 1
-            if count:
-                _locked[id(value)] = count
-            else:
-                del _locked[id(value)]
-                _setflags(value, True)
+    _acquire()
+    for value in arrays:
+        count = _locked[id(value)] - 1
+        if count:
+            _locked[id(value)] = count
+        else:
+            del _locked[id(value)]
+            _setflags(value, True)
+    _release()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -208,6 +209,31 @@ def test_a_run_diverging_after_its_first_epoch_keeps_its_best_model_and_says_so(
     assert summary["epochs_completed"] >= 1 and summary["diverged"]
     assert summary["test_accuracy"] is not None
     assert (tmp_path / "run" / "model.npz").is_file()
+
+
+DAMAGES = {  # what is done to a finished run folder: what the one-line error must name
+    "truncated model.npz": "model.npz",
+    '"hidden": "16"': "config.json: field 'hidden'",
+    '"lr": -1': "config.json: field 'lr'",
+    '"batchnorm": "yes"': "config.json: field 'batchnorm'",
+}
+
+
+def test_a_damaged_run_folder_under_evaluate_is_one_line_naming_file_and_field(tmp_path):
+    assert run(tmp_path, *TINY, "--out", "run").returncode == 0
+    for number, (damage, named) in enumerate(DAMAGES.items()):
+        folder = tmp_path / f"damaged-{number}"
+        shutil.copytree(tmp_path / "run", folder)
+        if damage == "truncated model.npz":
+            data = (folder / "model.npz").read_bytes()
+            (folder / "model.npz").write_bytes(data[: len(data) // 2])
+        else:
+            key, value = damage.split(": ")
+            config = json.loads((folder / "config.json").read_text())
+            config[json.loads(key)] = json.loads(value)
+            (folder / "config.json").write_text(json.dumps(config))
+        line = one_line_error(run(tmp_path, "--evaluate", folder.name))
+        assert named in line, (damage, line)
 
 
 def test_summary_json_is_strict_json_without_a_validation_split(tmp_path):
