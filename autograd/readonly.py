@@ -60,11 +60,13 @@ def unlock(arrays: tuple) -> None:
     if not arrays:
         return
     _acquire()
-    for value in arrays:
-        count = _locked[id(value)] - 1
-        if count:
-            _locked[id(value)] = count
-        else:
-            del _locked[id(value)]
-            _setflags(value, True)
-    _release()
+    try:  # free in Python 3.11 unless something raises: the lock is never left held
+        for value in arrays:
+            count = _locked[id(value)] - 1
+            if count:
+                _locked[id(value)] = count
+            else:
+                del _locked[id(value)]
+                _setflags(value, True)
+    finally:
+        _release()
