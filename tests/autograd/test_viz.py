@@ -599,9 +599,9 @@ def test_without_the_graphviz_package_autograd_imports_and_to_dot_says_what_to_i
 @pytest.mark.parametrize(
     ("make", "op", "formula"),
     [
-        (lambda p, r: p - r, "Sub", "a - b"),
-        (lambda p, r: p / r, "Div", "a / b"),
-        (lambda p, r: p.reshape((1, 2)) @ r.reshape((2, 1)), "MatMul", "a @ b"),
+        (lambda p, r: p - r, "Sub", "① - ②"),
+        (lambda p, r: p / r, "Div", "① / ②"),
+        (lambda p, r: p.reshape((1, 2)) @ r.reshape((2, 1)), "MatMul", "① @ ②"),
     ],
 )
 def test_edges_into_non_commutative_ops_name_the_operands_in_order(make, op, formula):
@@ -611,7 +611,7 @@ def test_edges_into_non_commutative_ops_name_the_operands_in_order(make, op, for
     graph = viz.to_json(root)
     (op_node,) = [n for n in graph["nodes"] if n.get("op") == op]
     into = {e["input_index"]: e["label"] for e in graph["edges"] if e["target"] == op_node["id"]}
-    assert into == {0: "a", 1: "b"}
+    assert into == {0: "①", 1: "②"}
     assert label_lines(op_node)[:2] == [op, formula]
 
     parsed = parse_dot(viz.to_dot(root).source)
@@ -619,9 +619,9 @@ def test_edges_into_non_commutative_ops_name_the_operands_in_order(make, op, for
                 for (source, target), label in parsed["edge_labels"].items()
                 if target == op_node["id"]}  # fmt: skip
     if op != "MatMul":  # MatMul's inputs are the reshaped p and r, not p and r themselves
-        assert labelled == {"p": "a", "r": "b"}
+        assert labelled == {"p": "①", "r": "②"}
     else:
-        assert sorted(labelled.values()) == ["a", "b"]
+        assert sorted(labelled.values()) == ["①", "②"]
 
 
 def test_edges_into_commutative_ops_carry_no_operand_label():
