@@ -11,5 +11,9 @@
 
 from autograd.errors import GraphvizNotFoundError, PictureTooLargeError
 from autograd.viz.picture import render, to_dot, to_json
+from autograd.viz.stepper import BackwardStep, BackwardTrace, Sent, step_through
 
-__all__ = ["GraphvizNotFoundError", "PictureTooLargeError", "render", "to_dot", "to_json"]
+__all__ = [
+    "BackwardStep", "BackwardTrace", "GraphvizNotFoundError", "PictureTooLargeError", "Sent",
+    "render", "step_through", "to_dot", "to_json",
+]  # fmt: skip

@@ -113,8 +113,8 @@ STYLES = {  # Graphviz attributes for each kind of node
 }
 CLUSTER_COLOURS = {"module": ("#7c3aed", "#5b21b6"), "backward": ("#db2777", "#9d174d")}
 BACKWARD_LEGEND = (
-    "pink ops (framed by the op whose backward made them): recorded by "
-    "backward(create_graph=True), the graph of the gradient"
+    "pink ops, framed by the op whose backward made them, were recorded by a "
+    "create_graph=True backward: they compute the gradient"
 )
 
 
@@ -237,10 +237,11 @@ def run_dot(source: str, format: str) -> bytes:
 
 
 def _describe(
-    root, show_values, show_grads, names, collapse, copy_shared_above, grads=None
+    root, show_values, show_grads, names, collapse, copy_shared_above, grads=None, keys=None
 ) -> dict:
     """Walk the graph once and describe every node and edge as plain dicts. ``grads`` (tensor
-    id -> array) stands in for ``.grad`` where given (the step-through knows every gradient)."""
+    id -> array) stands in for ``.grad`` where given (the step-through knows every gradient);
+    ``keys``, if given, is filled with the node id of each tensor and op (by their ``id``)."""
     if not isinstance(root, TensorNode):
         raise TypeError(f"expected the TensorNode whose graph to draw, got {type(root).__name__}")
     ops, reached = walk([root])  # reached[op]: its outputs on some path to the root
@@ -290,6 +291,9 @@ def _describe(
         return copy_shared_above is not None and uses > copy_shared_above
 
     tensor_ids = {key: f"t{index}" for index, key in enumerate(tensors)}
+    if keys is not None:
+        keys.update(tensor_ids)
+        keys.update(group_of_op)
     nodes, edges, drawn, seen_edges = [], [], set(), set()
     grads = {} if grads is None else grads
 
@@ -380,7 +384,7 @@ def _describe_tensor(
         role = "leaf" if tensor.requires_grad else "constant"
     name = tensor.name or tensor_names.get(id(tensor))
     if name is None and role == "constant" and tensor.value.ndim == 0:
-        name = tensor_names.get(("constant", tensor.value.item()))
+        name = _constant_name(tensor.value, tensor_names)
     if isinstance(grad, TensorNode):  # a create_graph pass: the gradient is a node
         grad = grad.value
     value = tensor.value
@@ -507,6 +511,15 @@ def _names(names) -> tuple[dict, dict]:
     return tensor_names, module_paths
 
 
+def _constant_name(value: np.ndarray, tensor_names: dict) -> str | None:
+    """The name given to a float equal to this scalar constant (in the constant's dtype: the
+    float32 constant made from 1e-5 is not exactly 1e-5)."""
+    for key, name in tensor_names.items():
+        if type(key) is tuple and np.asarray(key[1], value.dtype) == value:
+            return name
+    return None
+
+
 class _Scopes:
     """The owners (modules, names, or the backward of an op) that the ops were built inside,
     via autograd.scope()."""
@@ -545,7 +558,7 @@ class _Scopes:
             return owner
         if isinstance(owner, BackwardOf):
             step = self.steps.get(owner.op_number)
-            return f"backward of {owner.op_name}" + (f" (op of step {step})" if step else "")
+            return f"backward of the {owner.op_name}" + (f" of step {step}" if step else "")
         path = self.module_paths.get(id(owner))
         return f"{path} ({type(owner).__name__})" if path else type(owner).__name__
 
