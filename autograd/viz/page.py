@@ -177,16 +177,21 @@ def _parts(trace) -> tuple[str, str]:
                 entry["before"] = None if sent.before is None else values.card(sent.before)
                 entry["after"] = values.card(sent.after)
             sent_data.append(entry)
-        input_keys = {tensor_key(x) for x in op_node.inputs}
+        input_keys = {tensor_key(x) for x in op_node.inputs}  # those needing none get no edge lit
         output_keys = {tensor_key(x) for x in outputs}
+        needing = {tensor_key(x) for x in op_node.inputs if x.requires_grad}
+        edges_in = _edges(description, copies, input_keys & needing, group, into=True)
+        edges_out = _edges(description, copies, output_keys, group, into=False)
         step_data.append(
             {
                 "op": group,
                 "number": step.number,
                 "name": op_node.op.__name__,
                 "formula": formula_of(op_node.op),
-                "edgesIn": _edges(description, copies, input_keys, group, into=True),
-                "edgesOut": _edges(description, copies, output_keys, group, into=False),
+                "edgesIn": edges_in,
+                "edgesOut": edges_out,
+                "receiving": _ends(description, edges_in, "source", needs_gradient=True),
+                "arriving": _ends(description, edges_out, "target"),
                 "arrived": [
                     {
                         "tensor": None if x is None else tensor_key(x),
@@ -280,6 +285,17 @@ def _edges(description, copies, tensor_keys, group, into: bool) -> list[str]:
         near, far = (edge["target"], edge["source"]) if into else (edge["source"], edge["target"])
         if near == group and far in drawn_ids:
             found.append(f"e{number}")
+    return found
+
+
+def _ends(description, edge_ids, end: str, needs_gradient: bool = False) -> list[str]:
+    """The drawn tensors at one end of these edges (the copy beside the op, not every copy)."""
+    nodes = {node["id"]: node for node in description["nodes"]}
+    found = []
+    for edge_id in edge_ids:
+        node = nodes[description["edges"][int(edge_id[1:])][end]]
+        if node["kind"] == "tensor" and (node["requires_grad"] or not needs_gradient):
+            found.append(node["id"])
     return found
 
 

@@ -25,6 +25,7 @@ function (root, data) {
   }
   function Shape(element) {  // a node or edge of the picture, with the classes it shows
     this.element = element;
+    this.id = element.getAttribute("data-id");
     this.base = element.getAttribute("class") || "";
     this.shown = "";
   }
@@ -94,12 +95,12 @@ function (root, data) {
 
   function drawBackward() {
     var step = frame >= 1 && frame <= steps.length ? steps[frame - 1] : null;
-    var receiving = {}, arriving = {};
+    var lit = {};  // drawn tensor id -> its highlight at this frame
     if (step) {
-      step.sent.forEach(function (sent) { if (sent.gradient) receiving[sent.tensor] = true; });
-      step.arrived.forEach(function (arrived) { arriving[arrived.tensor] = true; });
+      step.arriving.forEach(function (id) { lit[id] = " ag-arriving"; });
+      step.receiving.forEach(function (id) { lit[id] = " ag-receiving"; });
     } else if (frame === 0 && data.seed.tensor) {
-      arriving[data.seed.tensor] = true;
+      lit[data.tensors[data.seed.tensor].nodes[0]] = " ag-arriving";
     }
     tensors.forEach(function (tensor) {
       var event = gradientAt(tensor, frame), extra;
@@ -110,9 +111,9 @@ function (root, data) {
         extra = event[2] ? "" : "ag-partial";
         setLine(tensor, event[1]);
       }
-      if (receiving[tensor.key]) extra += " ag-receiving";
-      else if (arriving[tensor.key]) extra += " ag-arriving";
-      tensor.shapes.forEach(function (shape) { shape.show(extra.trim()); });
+      tensor.shapes.forEach(function (shape) {
+        shape.show(lit[shape.id] ? (extra + lit[shape.id]).trim() : extra);
+      });
     });
     opIds.forEach(function (id) {
       var first = firstRun[id], extra;

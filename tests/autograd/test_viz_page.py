@@ -123,7 +123,8 @@ def test_the_data_holds_one_step_per_op_and_each_leafs_exact_grad():
     assert matmul["formula"].startswith("y = a @ b;  dL/da = dL/dy @ b^T")
     assert [(s["operand"], s["parameter"]) for s in matmul["sent"]] == [("①", "a"), ("②", "b")]
     assert matmul["sent"][0]["none"] == "needs no gradient (a constant)"
-    assert len(matmul["edgesIn"]) == 2 and len(matmul["edgesOut"]) == 1
+    assert len(matmul["edgesIn"]) == 1  # the edge from w: x, a constant, is sent nothing
+    assert len(matmul["edgesOut"]) == 1 and len(matmul["receiving"]) == 1
 
 
 def test_save_html_writes_one_self_contained_document(tmp_path):
