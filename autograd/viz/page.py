@@ -52,9 +52,7 @@ def page_html(trace, full_page: bool = False) -> str:
         f'<div class="ag-graph">{svg}</div>'
         f'<p class="ag-nojs">{html.escape(NO_SCRIPT_NOTE)}</p>'
         f'<script type="application/json" id="{uid}-data">{data}</script>'
-        f'<script>(function () {{ var root = document.getElementById("{uid}"); '
-        f'var data = JSON.parse(document.getElementById("{uid}-data").textContent); '
-        f"({script.strip()})(root, data); }})();</script>"
+        f"<script>{_STARTER.replace('UID', uid)}({script.strip()});</script>"
         "</div>"
     )
     if not full_page:
@@ -66,6 +64,19 @@ def page_html(trace, full_page: bool = False) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
         f"<title>{title}</title></head>\n<body>{fragment}</body></html>\n"
     )
+
+
+#: Finds this output's element (the script's own parent, or by its id), reads its data, and
+#: starts the stepper on it, once; the stepper's code follows as the argument.
+_STARTER = (
+    "(function (start) { var here = document.currentScript; "
+    'var root = here && here.parentNode && here.parentNode.id === "UID" ? here.parentNode : '
+    'document.getElementById("UID"); '
+    'if (!root || root.hasAttribute("data-stepping")) return; '
+    'root.setAttribute("data-stepping", ""); '
+    "var data = JSON.parse(root.querySelector('script[type=\"application/json\"]').textContent); "
+    "start(root, data); })"
+)
 
 
 def _asset(name: str) -> str:

@@ -166,10 +166,15 @@ function (root, data) {
         "norm " + shown.norm + "  min " + shown.min + "  max " + shown.max));
     if (shown.nan || shown.inf) {
       stats.appendChild(document.createTextNode("  "));
-      stats.appendChild(make("span", "ag-bad", shown.nan + " NaN, " + shown.inf + " inf"));
+      var counts = [];
+      if (shown.nan) counts.push(shown.nan + " NaN");
+      if (shown.inf) counts.push(shown.inf + " inf");
+      stats.appendChild(make("span", "ag-bad", counts.join(", ")));
     }
     box.appendChild(stats);
     box.appendChild(heatmap(shown.heat));
+    box.appendChild(make("div", "ag-card-head",
+      "block means: blue −" + shown.heat.scale + ", white 0, red +" + shown.heat.scale));
     return box;
   }
 
@@ -345,6 +350,9 @@ function (root, data) {
   bar.appendChild(slider);
   var position = make("span", "ag-position");
   bar.appendChild(position);
+  button("smaller", "−", "Zoom the picture out");
+  button("larger", "+", "Zoom the picture in");
+  button("fit", "fit", "Fit the picture to its frame");
 
   var main = make("div", "ag-main");
   var panel = make("div", "ag-panel");
@@ -375,6 +383,15 @@ function (root, data) {
     if (box.left < pane.left || box.right > pane.right) {
       graph.scrollLeft += (box.left + box.right - pane.left - pane.right) / 2;
     }
+  }
+
+  var naturalWidth = svg.width && svg.width.baseVal ? svg.width.baseVal.value : 0;
+  var zoom = 1;
+  function setZoom(factor) {  // the picture's width; its height follows (it has a viewBox)
+    if (!naturalWidth) return;
+    zoom = Math.max(0.1, Math.min(4, factor));
+    svg.style.width = Math.round(naturalWidth * zoom) + "px";
+    svg.style.height = "auto";
   }
 
   function go(target) {
@@ -417,6 +434,9 @@ function (root, data) {
     next: function () { go(frame + 1); },
     last: function () { go(lastFrame[mode]); },
     play: toggle,
+    smaller: function () { setZoom(zoom / 1.25); },
+    larger: function () { setZoom(zoom * 1.25); },
+    fit: function () { setZoom(Math.min(1, (graph.clientWidth - 4) / naturalWidth)); },
     backward: function () { setMode("backward"); },
     forward: function () { setMode("forward"); },
   };

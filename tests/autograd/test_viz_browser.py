@@ -281,3 +281,33 @@ def test_the_readmes_screenshot_is_taken_by_docs_stepper_py(tmp_path):
     out = tmp_path / "stepper.png"  # another process: one Playwright per thread
     subprocess.run([sys.executable, str(script), str(out)], check=True, capture_output=True)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+INSERT_AS_JUPYTERLAB_DOES = """
+([host, html]) => {
+  // JupyterLab sets an output's innerHTML, then re-creates each script so that it runs.
+  host.innerHTML = html;
+  host.querySelectorAll("script").forEach((old) => {
+    const script = document.createElement("script");
+    for (const attribute of old.attributes) script.setAttribute(attribute.name, attribute.value);
+    script.textContent = old.textContent;
+    old.parentNode.replaceChild(script, old);
+  });
+}
+"""
+
+
+def test_an_output_inserted_as_jupyterlab_does_starts_even_shown_twice(browser, tmp_path):
+    """Two views of one output hold the same id: each stepper finds its own element."""
+    loss, names = neuron()
+    fragment = viz.step_through(loss, names=names).to_html()
+    page = Page(browser, "<div id='one'></div><div id='two'></div>", tmp_path)
+    for host in ("#one", "#two"):
+        page.page.evaluate(
+            INSERT_AS_JUPYTERLAB_DOES, [page.page.locator(host).element_handle(), fragment]
+        )
+    assert page.page.locator(".ag-stepper .ag-bar").count() == 2
+    page.click("next", 1)
+    assert page.position(0).startswith("backward 0 ") and page.position(1).startswith("backward 1 ")
+    assert page.errors == []
+    page.close()
