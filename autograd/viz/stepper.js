@@ -106,7 +106,7 @@ function (root, data) {
       var event = gradientAt(tensor, frame), extra;
       if (event === null) {
         extra = "ag-faded ag-unreached";
-        setLine(tensor, "grad: not reached yet");
+        setLine(tensor, "not reached");
       } else {
         extra = event[2] ? "" : "ag-partial";
         setLine(tensor, event[1]);
@@ -360,19 +360,34 @@ function (root, data) {
   root.insertBefore(main, graph);
   main.appendChild(graph);
   main.appendChild(panel);
-  var legend = make("div", "ag-legend");
-  [["#dc2626", "op running now; gradients it sends to its inputs"],
-   ["#2563eb", "gradient that arrived at its output"]].forEach(function (entry) {
-    var item = make("span");
-    var swatch = make("span", "ag-swatch");
-    swatch.style.borderColor = entry[0];
-    item.appendChild(swatch);
-    item.appendChild(document.createTextNode(entry[1]));
-    legend.appendChild(item);
-  });
-  legend.appendChild(make("span", "", "faded: not reached yet"));
-  legend.appendChild(make("span", "", "orange grad: more uses still to send theirs"));
-  root.appendChild(legend);
+  function legendOf(entries) {  // colour swatches and their meaning, under the picture
+    var legend = make("div", "ag-legend");
+    entries.forEach(function (entry) {
+      var item = make("span");
+      if (entry[0]) {
+        var swatch = make("span", "ag-swatch");
+        swatch.style.borderColor = entry[0];
+        item.appendChild(swatch);
+      }
+      item.appendChild(document.createTextNode(entry[1]));
+      legend.appendChild(item);
+    });
+    root.appendChild(legend);
+    return legend;
+  }
+  var legends = {
+    backward: legendOf([
+      ["#dc2626", "op running now, and the gradients it sends to its inputs"],
+      ["#2563eb", "the gradient that arrived at its output"],
+      [null, "faded: not reached yet"],
+      [null, "orange grad: more uses still to send theirs"],
+    ]),
+    forward: legendOf([
+      ["#dc2626", "op running now"],
+      ["#2563eb", "the value it made"],
+      [null, "faded: not computed yet"],
+    ]),
+  };
 
   function reveal(element) {  // scroll the picture, not the page, to show the current op
     if (!element) return;
@@ -426,6 +441,8 @@ function (root, data) {
     mode = name;
     modes.backward.setAttribute("aria-pressed", String(name === "backward"));
     modes.forward.setAttribute("aria-pressed", String(name === "forward"));
+    legends.backward.style.display = name === "backward" ? "" : "none";
+    legends.forward.style.display = name === "forward" ? "" : "none";
     go(0);
   }
   var actions = {

@@ -185,7 +185,7 @@ def test_a_node_not_yet_reached_shows_as_not_reached_never_as_zero(browser, tmp_
     loss, names = neuron()
     page = Page(browser, viz.step_through(loss, names=names).to_html(), tmp_path)
     w_node = page.stepper().locator("g.node.ag-unreached", has_text="w")
-    assert w_node.first.locator("text.ag-grad").text_content() == "grad: not reached yet"
+    assert w_node.first.locator("text.ag-grad").text_content() == "not reached"
     page.click("last")
     assert page.stepper().locator("g.node.ag-unreached").count() == 0
     page.close()

@@ -56,7 +56,7 @@ def test_every_output_has_a_fresh_id_and_every_selector_is_scoped_to_it():
     html = trace.to_html()
     uid = uid_of(html)
     assert uid_of(trace.to_html()) != uid
-    style = re.search(r"<style>(.*?)</style>", html, re.S).group(1)
+    style = re.sub(r"/\*.*?\*/", "", re.search(r"<style>(.*?)</style>", html, re.S).group(1))
     selectors = [rule.split("{")[0] for rule in style.split("}") if "{" in rule]
     assert selectors and all(
         part.strip().startswith(f"#{uid}") for s in selectors for part in s.split(",")
