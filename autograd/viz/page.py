@@ -38,7 +38,11 @@ CONTENT_SECURITY_POLICY = (
 
 
 def page_html(trace, full_page: bool = False) -> str:
-    """The stepper for ``trace``, with a fresh id; a whole document when ``full_page``."""
+    """The stepper for ``trace``, with a fresh id; a whole document when ``full_page``.
+
+    >>> page_html(step_through(loss)).startswith('<div id="ag-')
+    True
+    """
     parts = getattr(trace, "_page_parts", None)
     if parts is None:
         parts = trace._page_parts = _parts(trace)
@@ -326,7 +330,11 @@ def _parameter_names(op, count: int) -> list[str]:
 
 def formula_of(op) -> str:
     """The op's forward and backward as its docstring states them (its first paragraph, and the
-    next ones up to the first that gives dL/d...), or its ``derivative`` attribute if it has one."""
+    next ones up to the first that gives dL/d...), or its ``derivative`` attribute if it has one.
+
+    >>> formula_of(Exp)
+    'y = exp(x);  dL/dx = dL/dy * y'
+    """
     stated = getattr(op, "derivative", None)
     if isinstance(stated, str):
         return stated
