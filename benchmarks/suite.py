@@ -357,6 +357,8 @@ def _calls_of(run_once, calls: int):
 
 #: Said under each convolution benchmark.
 CONV_NUMPY_NOTE = (
+    "Times are CPU seconds of the process (time.process_time), not wall time: the machine is "
+    "shared and often loaded far beyond its 2 cores; every contender runs on one thread. "
     "'numpy' is the same computation by hand (benchmarks/conv.py): the engine's algorithms "
     "without a graph, keeping the patch matrix from the forward pass."
 )
@@ -373,7 +375,9 @@ def bench_cnn(
     """Seconds per SGD step of the Fashion-MNIST CNN: engine, replayed, NumPy, PyTorch."""
     models = conv.make_cnn_models(conv.CNNProblem.make(batch=batch), torch)
     loss = mlp.check_same_work(models, what="CNN")
-    stats = _warm_up_then_time({name: _steps_of(m, steps) for name, m in models.items()}, rounds)
+    stats = _warm_up_then_time(
+        {name: _calls_of(model.step, steps) for name, model in models.items()}, rounds
+    )
     stats.setdefault("torch", None)
     comparison = Comparison(
         title=f"CNN SGD step (Fashion-MNIST shapes, 1x28x28), batch {batch}, float32",

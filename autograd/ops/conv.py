@@ -479,8 +479,8 @@ class MaxPool2d(Op):
             first &= ~found
             argmax += first * argmax.dtype.type(k)
             found |= first
-        if np.isnan(x.sum()):  # rare, so a second pass: a window's first NaN is its maximum
-            _point_at_first_nans(stacked, argmax)
+        if np.isnan(x.sum()):  # rare, so a second pass: a window's NaN is its maximum
+            _point_at_nans(stacked, argmax)
         context["argmax"] = argmax
         context["arguments"] = kernel, stride, padding, tuple(x.shape)
         return y
@@ -506,13 +506,11 @@ def _stacked_windows(padded, kernel, stride, out_size) -> np.ndarray:
     return stacked.reshape(kernel[0] * kernel[1], *stacked.shape[2:])
 
 
-def _point_at_first_nans(stacked, argmax) -> None:
-    """Where a window holds a NaN, its maximum is the first NaN (as PyTorch propagates them)."""
-    found = np.zeros(argmax.shape, dtype=bool)
+def _point_at_nans(stacked, argmax) -> None:
+    """Where a window holds a NaN, its maximum is the NaN, the last one in row-major order when
+    there are several (PyTorch's kernel takes each NaN it meets)."""
     for k, values in enumerate(stacked):
-        first = np.isnan(values) & ~found
-        argmax[first] = k
-        found |= first
+        argmax[np.isnan(values)] = k
 
 
 def _where(mask, values) -> np.ndarray:
