@@ -442,6 +442,24 @@ def _pooling(draw, part):
 
 
 @st.composite
+def _batch_norm_images(draw):
+    """BatchNorm2d's case: (n, channels, h, w) normalised over axes (0, 2, 3), in training."""
+    n, channels, height, width = (draw(st.integers(1, 3)) for _ in range(4))
+    height = max(height, 2)  # at least two values per channel
+    x = _spread_rows(draw, n * height * width, channels)  # one row per pixel, a column a channel
+    x = x.reshape(n, height, width, channels).transpose(0, 3, 1, 2).copy()
+    gamma, beta = draw(arrays((channels,))), draw(arrays((channels,)))
+    return Drawn(
+        "batch norm over images, training",
+        (x, gamma, beta),
+        lambda x, g, b: BatchNorm.do_forward(x, g, b, eps=1e-5, training=True, axes=(0, 2, 3)),
+        lambda torch, x, g, b: torch.nn.functional.batch_norm(
+            x, None, None, g, b, training=True, eps=1e-5
+        ),
+    )
+
+
+@st.composite
 def _labelled(draw, ignore=False):
     """Logits (n, classes) and integer labels, at least one of them not ignored."""
     n, classes = draw(st.integers(1, 4)), draw(st.integers(1, 4))
@@ -543,6 +561,7 @@ CASES = [
     Case("LogSoftmax", _softmax(LogSoftmax, "log_softmax")),
     Case("BatchNorm training", _batch_norm(training=True), tolerance=1e-7, linear_inputs=(2,)),
     Case("BatchNorm evaluation", _batch_norm(training=False), linear_inputs=(2,)),
+    Case("BatchNorm over images", _batch_norm_images(), tolerance=1e-7, linear_inputs=(2,)),
     Case("Conv2d", _convolution("Conv2d"), linear_inputs=(2,)),
     Case("ConvTranspose2d", _convolution("ConvTranspose2d")),
     Case("Conv2dWeightGrad", _convolution("Conv2dWeightGrad")),
