@@ -318,6 +318,7 @@ def test_an_input_that_is_not_4d_is_a_clear_error_saying_how_to_add_the_batch_ax
     "arguments, message",
     [
         ({"stride": 0}, "stride must be an int >= 1"),
+        ({"stride": 1.5}, r"stride must be an int >= 1 or a pair of them, got 1.5"),
         ({"padding": -1}, "padding must be"),
         ({"padding": "full"}, 'padding must be an int, a pair, "same" or "valid"'),
         ({"dilation": (1, 2, 3)}, "dilation must be an int >= 1 or a pair"),
