@@ -59,7 +59,7 @@ class Replay:
       ops, constants and fixed numbers), else refused: fn reached its data through Python.
     - Arrays given to ops as keyword constants (labels, indices) are matched to the arguments by
       identity and replaced on replay; any other array constant (labels computed inside fn,
-      nn.BatchNorm1d's running statistics, which BatchNorm updates in place) is refused.
+      the running statistics of nn.BatchNorm1d/2d, which BatchNorm updates in place) is refused.
     - Every op fn runs is recorded and rerun, whether or not it needs a gradient. A leaf made
       inside fn (not by an op) would be replayed with its value from the trace: fixed if it holds
       one number (a Python number, perhaps broadcast), refused if not (a dropout mask,
@@ -308,14 +308,15 @@ class _Program:
             hint = ""
             if name == "BatchNorm" and constants.get("training", True):
                 hint = (
-                    " (nn.BatchNorm1d's running statistics: module state, which BatchNorm "
-                    "updates in place in training; train models with BatchNorm1d eagerly)"
+                    " (the running statistics of nn.BatchNorm1d or BatchNorm2d: module state, "
+                    "which BatchNorm updates in place in training; train models with batch "
+                    "normalisation eagerly)"
                 )
             elif name == "BatchNorm":
                 hint = (
-                    " (nn.BatchNorm1d's running statistics, read in evaluation mode: module "
-                    "state, which load_state_dict or a training step may change; run steps "
-                    "with BatchNorm1d eagerly)"
+                    " (the running statistics of nn.BatchNorm1d or BatchNorm2d, read in "
+                    "evaluation mode: module state, which load_state_dict or a training step "
+                    "may change; run steps with batch normalisation eagerly)"
                 )
             self._refuse(
                 f"{name}'s {key}= is an array of shape {value.shape} that is not an argument of "

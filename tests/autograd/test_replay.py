@@ -413,6 +413,17 @@ def test_batchnorm1d_with_running_statistics_is_refused_and_they_are_not_replaye
     )
 
 
+def test_batchnorm2d_with_running_statistics_is_refused_naming_it():
+    import nn
+
+    model = Sequential(nn.Conv2d(1, 2, 3, rng=0), nn.BatchNorm2d(2), nn.Flatten())
+    fn = lambda x, y: F.cross_entropy(model(x), y)  # noqa: E731
+    x = np.random.default_rng(0).random((3, 1, 4, 4), dtype=np.float32)
+    assert_refused_and_unchanged(
+        fn, list(model.parameters()), x, np.array([0, 1, 1]), match="BatchNorm2d"
+    )
+
+
 def test_a_node_recorded_before_the_step_is_refused():
     w = param(3)
     h = w * 2.0  # recorded outside fn: eager mode would not run it again
