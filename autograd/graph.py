@@ -120,7 +120,8 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, wanted=
         grads[root] = sum_grads(grads[root], seed) if root in grads else seed
     order, outputs_of = walk(roots)
     wanted, kept = set(wanted), {}
-    anomaly_enabled = local.modes.anomaly_enabled
+    modes = local.modes
+    anomaly_enabled, observer = modes.anomaly_enabled, modes.observer  # observer: see modes.py
     for op_node in order:
         if op_node.context is None:  # freed by an earlier pass
             raise checks.released(op_node)
@@ -136,6 +137,8 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, wanted=
         if output_grads is None:  # no gradient reached this op
             continue
         input_grads = checks.call_backward(op_node, outputs, output_grads, create_graph)
+        if observer is not None:  # told of each step before its gradients are added in
+            observer(op_node, outputs, output_grads, input_grads, grads)
         for node, node_grad in zip(op_node.inputs, input_grads):
             if node_grad is None or not node.requires_grad:
                 continue

@@ -16,7 +16,7 @@ import numpy as np
 
 from autograd import graph, tensor
 from autograd.errors import GradientError
-from autograd.modes import enable_grad, no_grad
+from autograd.modes import enable_grad, no_grad, scope
 from autograd.op import Op
 
 
@@ -109,8 +109,26 @@ def _saved_as_node(value, nodes: dict, constant: bool):
     return nodes.get(id(value), _WITHHELD)
 
 
+class BackwardOf:
+    """The scope of the ops that a create_graph pass records for one op's backward, so that
+    pictures can draw the graph of a gradient apart from the forward graph."""
+
+    __slots__ = ("op_name", "op_number")
+
+    def __init__(self, op_node) -> None:  # not the OpNode itself: it would keep it alive
+        self.op_name, self.op_number = op_node.op.__name__, op_node.number
+
+    def __repr__(self) -> str:
+        return f"backward of {self.op_name}"
+
+
 def differentiable_backward(op_node, outputs: list, output_grads: tuple):
     """Call the op's backward on TensorNodes, recording the graph of the gradient itself."""
+    with scope(BackwardOf(op_node)):
+        return _call_backward_on_nodes(op_node, outputs, output_grads)
+
+
+def _call_backward_on_nodes(op_node, outputs: list, output_grads: tuple):
     op = op_node.op
     if op.differentiable_backward:
         with enable_grad():
