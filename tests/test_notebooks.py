@@ -81,13 +81,9 @@ def execute(path: Path):
     return notebook
 
 
-@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda path: path.stem)
-def test_the_notebook_runs_and_its_saved_text_outputs_are_a_fresh_runs(path):
-    saved = nbformat.read(path, as_version=4)
-    fresh = execute(path)  # raises CellExecutionError, naming the cell, if a cell fails
-    if SAVE:
-        nbformat.write(fresh, path)
-        return
+def stale_cells(saved, fresh) -> list[str]:
+    """For each compared code cell whose text outputs differ between the two runs of a notebook,
+    its number and a diff (saved -> fresh)."""
     mismatches = []
     for (number, saved_texts), (_, fresh_texts) in zip(
         compared_cells(saved), compared_cells(fresh), strict=True
@@ -101,12 +97,59 @@ def test_the_notebook_runs_and_its_saved_text_outputs_are_a_fresh_runs(path):
                 lineterm="",
             )
             mismatches.append(f"cell {number}:\n" + "\n".join(diff))
+    return mismatches
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda path: path.stem)
+def test_the_notebook_runs_and_its_saved_text_outputs_are_a_fresh_runs(path):
+    saved = nbformat.read(path, as_version=4)
+    fresh = execute(path)  # raises CellExecutionError, naming the cell, if a cell fails
+    if SAVE:
+        nbformat.write(fresh, path)
+        return
+    mismatches = stale_cells(saved, fresh)
     assert not mismatches, (
         f"{path.name}: the saved outputs are not what the notebook prints today; if the change "
         f"is right, save a fresh run (AUTOGRAD_SAVE_NOTEBOOKS=1 .venv/bin/python -m pytest "
         f"tests/test_notebooks.py -k {path.stem}) and read the text again:\n\n"
         + "\n\n".join(mismatches)
     )
+
+
+def notebook_printing(*cells):
+    """A notebook of code cells, each given as (list of outputs, tags)."""
+    notebook = nbformat.v4.new_notebook()
+    for outputs, tags in cells:
+        cell = nbformat.v4.new_code_cell("...", outputs=outputs)
+        cell.metadata["tags"] = tags
+        notebook.cells.append(cell)
+    return notebook
+
+
+def stream(text):
+    return nbformat.v4.new_output("stream", name="stdout", text=text)
+
+
+def result(text):
+    return nbformat.v4.new_output("execute_result", data={"text/plain": text}, execution_count=1)
+
+
+def test_a_changed_figure_is_stale_but_addresses_chunks_and_tagged_timings_are_not():
+    saved = notebook_printing(
+        ([stream("accuracy 0.951\n")], []),
+        ([result("<Picture at 0x7f92ac19a7d0>")], []),
+        ([stream("a\nb\n")], []),
+        ([stream("took 1.2 s\n")], [VOLATILE_TAG]),
+    )
+    fresh = notebook_printing(
+        ([stream("accuracy 0.953\n")], []),
+        ([result("<Picture at 0x7fb0cc24ab90>")], []),
+        ([stream("a\n"), stream("b\n")], []),  # the kernel chunked the same text
+        ([stream("took 3.4 s\n")], [VOLATILE_TAG]),
+    )
+    (mismatch,) = stale_cells(saved, fresh)
+    assert mismatch.startswith("cell 0:") and "-accuracy 0.951" in mismatch
+    assert "+accuracy 0.953" in mismatch
 
 
 def test_every_notebook_has_saved_outputs_and_no_volatile_cell_goes_unmarked():
