@@ -1,5 +1,6 @@
 """What the backward pass checks at each step, so that a mistake raises instead of giving a
-silently wrong gradient: the seed, a released op, and what an op's backward returns.
+silently wrong gradient: the seed, a released op, and what an op's backward returns; and the
+call of an op's backward that tells an observer of it (autograd.viz.step_through).
 
 graph.py calls these; none of it is the algorithm itself.
 """
@@ -76,6 +77,19 @@ def call_backward(op_node, outputs: list, output_grads: tuple, create_graph: boo
             f"{len(op_node.inputs)} inputs; return one per input (None where not needed)"
         )
     return input_grads
+
+
+def observed(observer, pending: dict):
+    """call_backward, then telling ``observer`` of the step before the pass adds the gradients
+    it returned into ``pending`` (see Modes.observer). A pass without an observer never uses it,
+    so observing costs nothing when unused."""
+
+    def call_backward_observed(op_node, outputs, output_grads, create_graph):
+        input_grads = call_backward(op_node, outputs, output_grads, create_graph)
+        observer(op_node, outputs, output_grads, input_grads, pending)
+        return input_grads
+
+    return call_backward_observed
 
 
 def conform(op_node, node, node_grad):

@@ -122,6 +122,7 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, wanted=
     wanted, kept = set(wanted), {}
     modes = local.modes
     anomaly_enabled, observer = modes.anomaly_enabled, modes.observer  # observer: see modes.py
+    call_backward = checks.call_backward if observer is None else checks.observed(observer, grads)
     for op_node in order:
         if op_node.context is None:  # freed by an earlier pass
             raise checks.released(op_node)
@@ -136,9 +137,7 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, wanted=
             output_grads = take_output_grads(op_node, outputs, grads, create_graph)
         if output_grads is None:  # no gradient reached this op
             continue
-        input_grads = checks.call_backward(op_node, outputs, output_grads, create_graph)
-        if observer is not None:  # told of each step before its gradients are added in
-            observer(op_node, outputs, output_grads, input_grads, grads)
+        input_grads = call_backward(op_node, outputs, output_grads, create_graph)
         for node, node_grad in zip(op_node.inputs, input_grads):
             if node_grad is None or not node.requires_grad:
                 continue

@@ -38,7 +38,11 @@ CONTENT_SECURITY_POLICY = (
 
 
 def page_html(trace, full_page: bool = False) -> str:
-    """The stepper for ``trace``, with a fresh id; a whole document when ``full_page``."""
+    """The stepper for ``trace``, with a fresh id; a whole document when ``full_page``.
+
+    >>> page_html(step_through(loss)).startswith('<div id="ag-')
+    True
+    """
     parts = getattr(trace, "_page_parts", None)
     if parts is None:
         parts = trace._page_parts = _parts(trace)
@@ -52,9 +56,7 @@ def page_html(trace, full_page: bool = False) -> str:
         f'<div class="ag-graph">{svg}</div>'
         f'<p class="ag-nojs">{html.escape(NO_SCRIPT_NOTE)}</p>'
         f'<script type="application/json" id="{uid}-data">{data}</script>'
-        f'<script>(function () {{ var root = document.getElementById("{uid}"); '
-        f'var data = JSON.parse(document.getElementById("{uid}-data").textContent); '
-        f"({script.strip()})(root, data); }})();</script>"
+        f"<script>{_STARTER.replace('UID', uid)}({script.strip()});</script>"
         "</div>"
     )
     if not full_page:
@@ -66,6 +68,19 @@ def page_html(trace, full_page: bool = False) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
         f"<title>{title}</title></head>\n<body>{fragment}</body></html>\n"
     )
+
+
+#: Finds this output's element (the script's own parent, or by its id), reads its data, and
+#: starts the stepper on it, once; the stepper's code follows as the argument.
+_STARTER = (
+    "(function (start) { var here = document.currentScript; "
+    'var root = here && here.parentNode && here.parentNode.id === "UID" ? here.parentNode : '
+    'document.getElementById("UID"); '
+    'if (!root || root.hasAttribute("data-stepping")) return; '
+    'root.setAttribute("data-stepping", ""); '
+    "var data = JSON.parse(root.querySelector('script[type=\"application/json\"]').textContent); "
+    "start(root, data); })"
+)
 
 
 def _asset(name: str) -> str:
@@ -177,16 +192,21 @@ def _parts(trace) -> tuple[str, str]:
                 entry["before"] = None if sent.before is None else values.card(sent.before)
                 entry["after"] = values.card(sent.after)
             sent_data.append(entry)
-        input_keys = {tensor_key(x) for x in op_node.inputs}
+        input_keys = {tensor_key(x) for x in op_node.inputs}  # those needing none get no edge lit
         output_keys = {tensor_key(x) for x in outputs}
+        needing = {tensor_key(x) for x in op_node.inputs if x.requires_grad}
+        edges_in = _edges(description, copies, input_keys & needing, group, into=True)
+        edges_out = _edges(description, copies, output_keys, group, into=False)
         step_data.append(
             {
                 "op": group,
                 "number": step.number,
                 "name": op_node.op.__name__,
                 "formula": formula_of(op_node.op),
-                "edgesIn": _edges(description, copies, input_keys, group, into=True),
-                "edgesOut": _edges(description, copies, output_keys, group, into=False),
+                "edgesIn": edges_in,
+                "edgesOut": edges_out,
+                "receiving": _ends(description, edges_in, "source", needs_gradient=True),
+                "arriving": _ends(description, edges_out, "target"),
                 "arrived": [
                     {
                         "tensor": None if x is None else tensor_key(x),
@@ -283,6 +303,17 @@ def _edges(description, copies, tensor_keys, group, into: bool) -> list[str]:
     return found
 
 
+def _ends(description, edge_ids, end: str, needs_gradient: bool = False) -> list[str]:
+    """The drawn tensors at one end of these edges (the copy beside the op, not every copy)."""
+    nodes = {node["id"]: node for node in description["nodes"]}
+    found = []
+    for edge_id in edge_ids:
+        node = nodes[description["edges"][int(edge_id[1:])][end]]
+        if node["kind"] == "tensor" and (node["requires_grad"] or not needs_gradient):
+            found.append(node["id"])
+    return found
+
+
 def _parameter_names(op, count: int) -> list[str]:
     """The names the op's forward gives its inputs (``a``, ``b``; ``x``), as in its formula."""
     try:
@@ -299,7 +330,11 @@ def _parameter_names(op, count: int) -> list[str]:
 
 def formula_of(op) -> str:
     """The op's forward and backward as its docstring states them (its first paragraph, and the
-    next ones up to the first that gives dL/d...), or its ``derivative`` attribute if it has one."""
+    next ones up to the first that gives dL/d...), or its ``derivative`` attribute if it has one.
+
+    >>> formula_of(Exp)
+    'y = exp(x);  dL/dx = dL/dy * y'
+    """
     stated = getattr(op, "derivative", None)
     if isinstance(stated, str):
         return stated

@@ -167,7 +167,8 @@ def to_dot(
     (None) a graph of scalars shows them and a tensor graph does not. ``show_grads``
     adds each gradient present (its norm beyond 4 elements). ``names`` names tensors: a dict
     such as ``locals()`` (entries that are not TensorNodes or floats, or start with ``_``, are
-    ignored; a float names the scalar constants of that value, e.g. ``{"ε": 1e-5}``), any object
+    ignored; a float names the constants of that value made from a Python number, e.g.
+    ``{"ε": 1e-5}``), any object
     with ``named_parameters()`` (a module: ``layers.0.weight``), or a list of these; a node's own
     ``name=`` wins. ``collapse`` draws each op built inside a module's scope as one box: a
     module, a list of modules, or True for every innermost module. ``group_scopes`` frames the
@@ -383,8 +384,8 @@ def _describe_tensor(
     else:
         role = "leaf" if tensor.requires_grad else "constant"
     name = tensor.name or tensor_names.get(id(tensor))
-    if name is None and role == "constant" and tensor.value.ndim == 0:
-        name = _constant_name(tensor.value, tensor_names)
+    if name is None and role == "constant" and not any(tensor.value.strides):
+        name = _constant_name(tensor.value, tensor_names)  # a number, or one broadcast
     if isinstance(grad, TensorNode):  # a create_graph pass: the gradient is a node
         grad = grad.value
     value = tensor.value
@@ -512,10 +513,13 @@ def _names(names) -> tuple[dict, dict]:
 
 
 def _constant_name(value: np.ndarray, tensor_names: dict) -> str | None:
-    """The name given to a float equal to this scalar constant (in the constant's dtype: the
-    float32 constant made from 1e-5 is not exactly 1e-5)."""
+    """The name given to a float equal to this constant, a number or a number broadcast (in the
+    constant's dtype: the float32 constant made from 1e-5 is not exactly 1e-5)."""
+    if value.size == 0:
+        return None
+    number = value.reshape(-1)[0]
     for key, name in tensor_names.items():
-        if type(key) is tuple and np.asarray(key[1], value.dtype) == value:
+        if type(key) is tuple and np.asarray(key[1], value.dtype) == number:
             return name
     return None
 

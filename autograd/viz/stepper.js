@@ -25,6 +25,7 @@ function (root, data) {
   }
   function Shape(element) {  // a node or edge of the picture, with the classes it shows
     this.element = element;
+    this.id = element.getAttribute("data-id");
     this.base = element.getAttribute("class") || "";
     this.shown = "";
   }
@@ -94,25 +95,25 @@ function (root, data) {
 
   function drawBackward() {
     var step = frame >= 1 && frame <= steps.length ? steps[frame - 1] : null;
-    var receiving = {}, arriving = {};
+    var lit = {};  // drawn tensor id -> its highlight at this frame
     if (step) {
-      step.sent.forEach(function (sent) { if (sent.gradient) receiving[sent.tensor] = true; });
-      step.arrived.forEach(function (arrived) { arriving[arrived.tensor] = true; });
+      step.arriving.forEach(function (id) { lit[id] = " ag-arriving"; });
+      step.receiving.forEach(function (id) { lit[id] = " ag-receiving"; });
     } else if (frame === 0 && data.seed.tensor) {
-      arriving[data.seed.tensor] = true;
+      lit[data.tensors[data.seed.tensor].nodes[0]] = " ag-arriving";
     }
     tensors.forEach(function (tensor) {
       var event = gradientAt(tensor, frame), extra;
       if (event === null) {
         extra = "ag-faded ag-unreached";
-        setLine(tensor, "grad: not reached yet");
+        setLine(tensor, "not reached");
       } else {
         extra = event[2] ? "" : "ag-partial";
         setLine(tensor, event[1]);
       }
-      if (receiving[tensor.key]) extra += " ag-receiving";
-      else if (arriving[tensor.key]) extra += " ag-arriving";
-      tensor.shapes.forEach(function (shape) { shape.show(extra.trim()); });
+      tensor.shapes.forEach(function (shape) {
+        shape.show(lit[shape.id] ? (extra + lit[shape.id]).trim() : extra);
+      });
     });
     opIds.forEach(function (id) {
       var first = firstRun[id], extra;
@@ -165,10 +166,15 @@ function (root, data) {
         "norm " + shown.norm + "  min " + shown.min + "  max " + shown.max));
     if (shown.nan || shown.inf) {
       stats.appendChild(document.createTextNode("  "));
-      stats.appendChild(make("span", "ag-bad", shown.nan + " NaN, " + shown.inf + " inf"));
+      var counts = [];
+      if (shown.nan) counts.push(shown.nan + " NaN");
+      if (shown.inf) counts.push(shown.inf + " inf");
+      stats.appendChild(make("span", "ag-bad", counts.join(", ")));
     }
     box.appendChild(stats);
     box.appendChild(heatmap(shown.heat));
+    box.appendChild(make("div", "ag-card-head",
+      "block means: blue −" + shown.heat.scale + ", white 0, red +" + shown.heat.scale));
     return box;
   }
 
@@ -344,6 +350,9 @@ function (root, data) {
   bar.appendChild(slider);
   var position = make("span", "ag-position");
   bar.appendChild(position);
+  button("smaller", "−", "Zoom the picture out");
+  button("larger", "+", "Zoom the picture in");
+  button("fit", "fit", "Fit the picture to its frame");
 
   var main = make("div", "ag-main");
   var panel = make("div", "ag-panel");
@@ -351,19 +360,34 @@ function (root, data) {
   root.insertBefore(main, graph);
   main.appendChild(graph);
   main.appendChild(panel);
-  var legend = make("div", "ag-legend");
-  [["#dc2626", "op running now; gradients it sends to its inputs"],
-   ["#2563eb", "gradient that arrived at its output"]].forEach(function (entry) {
-    var item = make("span");
-    var swatch = make("span", "ag-swatch");
-    swatch.style.borderColor = entry[0];
-    item.appendChild(swatch);
-    item.appendChild(document.createTextNode(entry[1]));
-    legend.appendChild(item);
-  });
-  legend.appendChild(make("span", "", "faded: not reached yet"));
-  legend.appendChild(make("span", "", "orange grad: more uses still to send theirs"));
-  root.appendChild(legend);
+  function legendOf(entries) {  // colour swatches and their meaning, under the picture
+    var legend = make("div", "ag-legend");
+    entries.forEach(function (entry) {
+      var item = make("span");
+      if (entry[0]) {
+        var swatch = make("span", "ag-swatch");
+        swatch.style.borderColor = entry[0];
+        item.appendChild(swatch);
+      }
+      item.appendChild(document.createTextNode(entry[1]));
+      legend.appendChild(item);
+    });
+    root.appendChild(legend);
+    return legend;
+  }
+  var legends = {
+    backward: legendOf([
+      ["#dc2626", "op running now, and the gradients it sends to its inputs"],
+      ["#2563eb", "the gradient that arrived at its output"],
+      [null, "faded: not reached yet"],
+      [null, "orange grad: more uses still to send theirs"],
+    ]),
+    forward: legendOf([
+      ["#dc2626", "op running now"],
+      ["#2563eb", "the value it made"],
+      [null, "faded: not computed yet"],
+    ]),
+  };
 
   function reveal(element) {  // scroll the picture, not the page, to show the current op
     if (!element) return;
@@ -374,6 +398,15 @@ function (root, data) {
     if (box.left < pane.left || box.right > pane.right) {
       graph.scrollLeft += (box.left + box.right - pane.left - pane.right) / 2;
     }
+  }
+
+  var naturalWidth = svg.width && svg.width.baseVal ? svg.width.baseVal.value : 0;
+  var zoom = 1;
+  function setZoom(factor) {  // the picture's width; its height follows (it has a viewBox)
+    if (!naturalWidth) return;
+    zoom = Math.max(0.1, Math.min(4, factor));
+    svg.style.width = Math.round(naturalWidth * zoom) + "px";
+    svg.style.height = "auto";
   }
 
   function go(target) {
@@ -408,6 +441,8 @@ function (root, data) {
     mode = name;
     modes.backward.setAttribute("aria-pressed", String(name === "backward"));
     modes.forward.setAttribute("aria-pressed", String(name === "forward"));
+    legends.backward.style.display = name === "backward" ? "" : "none";
+    legends.forward.style.display = name === "forward" ? "" : "none";
     go(0);
   }
   var actions = {
@@ -416,6 +451,9 @@ function (root, data) {
     next: function () { go(frame + 1); },
     last: function () { go(lastFrame[mode]); },
     play: toggle,
+    smaller: function () { setZoom(zoom / 1.25); },
+    larger: function () { setZoom(zoom * 1.25); },
+    fit: function () { setZoom(Math.min(1, (graph.clientWidth - 4) / naturalWidth)); },
     backward: function () { setMode("backward"); },
     forward: function () { setMode("forward"); },
   };

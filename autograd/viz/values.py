@@ -47,7 +47,11 @@ def card(array) -> dict:
 
 
 def format_array(array: np.ndarray) -> str:
-    """Every element with 4 significant digits, rows on their own lines (as NumPy prints)."""
+    """Every element with 4 significant digits, rows on their own lines (as NumPy prints).
+
+    >>> format_array(np.array([[1 / 3, -2.0]]))
+    '[[0.3333, -2]]'
+    """
     array = np.asarray(array)
     if array.dtype.kind not in "fc":
         return np.array2string(array, separator=", ")
@@ -58,7 +62,11 @@ def format_array(array: np.ndarray) -> str:
 
 def heatmap(values: np.ndarray, finite_mask: np.ndarray) -> dict:
     """At most HEAT_SIZE x HEAT_SIZE block means of ``values`` seen as a matrix (rows: the first
-    axis), each as one character of LEVELS on a scale of -max|mean| .. +max|mean|."""
+    axis), each as one character of LEVELS on a scale of -max|mean| .. +max|mean|.
+
+    >>> heatmap(np.array([[-1.0, 0.0, 1.0]]), np.ones((1, 3), bool))["cells"]
+    '09I'
+    """
     if values.ndim == 0:
         values, finite_mask = values.reshape(1, 1), finite_mask.reshape(1, 1)
     elif values.ndim == 1:

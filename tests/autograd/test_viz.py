@@ -664,6 +664,11 @@ def test_a_float_in_names_names_the_scalar_constants_of_that_value_and_ints_do_n
     named = {n["name"]: n for n in nodes if n["kind"] == "tensor" and n["name"]}
     assert set(named) == {"x", "eps", "σ²", "μ"}
     assert named["eps"]["role"] == "constant" and named["eps"]["shape"] == []
+    broadcast = x + eps  # the number becomes a (3,) constant, a broadcast view
+    ones = x * TensorNode(np.full(3, eps, np.float32))  # an array that holds eps: not named
+    nodes = viz.to_json(broadcast + ones, names={"eps": eps})["nodes"]
+    constants = [n for n in nodes if n.get("role") == "constant"]
+    assert sorted(str(n["name"]) for n in constants) == ["None", "eps"]
 
 
 # ----- the graph of a gradient -----------------------------------------------------------------
