@@ -169,16 +169,14 @@ def _parts(trace) -> tuple[str, str]:
         ]
         parameters = _parameter_names(op_node.op, len(op_node.inputs))
         labels = {id(x): label(x) for x in op_node.inputs}
+        numbered = _has_operand_labels(description, group)  # Sub, MatMul, ...: edges ①, ②
         sent_data = []
         for sent in step.sent:
-            operand = (
-                operand_number(sent.index) if drawn.get(group, {}).get("kind") == "op" else None
-            )
             entry = {
                 "tensor": tensor_key(sent.node),
                 "label": labels[id(sent.node)],
                 "parameter": parameters[sent.index],
-                "operand": operand if _has_operand_labels(description, group) else None,
+                "operand": operand_number(sent.index) if numbered else None,
             }
             if sent.gradient is None:
                 entry["none"] = (
@@ -192,11 +190,9 @@ def _parts(trace) -> tuple[str, str]:
                 entry["before"] = None if sent.before is None else values.card(sent.before)
                 entry["after"] = values.card(sent.after)
             sent_data.append(entry)
-        input_keys = {tensor_key(x) for x in op_node.inputs}  # those needing none get no edge lit
-        output_keys = {tensor_key(x) for x in outputs}
-        needing = {tensor_key(x) for x in op_node.inputs if x.requires_grad}
-        edges_in = _edges(description, copies, input_keys & needing, group, into=True)
-        edges_out = _edges(description, copies, output_keys, group, into=False)
+        needing = {tensor_key(x) for x in op_node.inputs if x.requires_grad}  # not constants
+        edges_in = _edges(description, copies, needing, group, into=True)
+        edges_out = _edges(description, copies, {tensor_key(x) for x in outputs}, group, into=False)
         step_data.append(
             {
                 "op": group,
