@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -252,7 +253,7 @@ class OnnxGraph:
         if key is not None and id(key) in self._constants:
             return self._constants[id(key)]
         name = self.unique(f"{self.prefix}/{hint}" if scoped and self.prefix else hint)
-        array = np.ascontiguousarray(array)
+        array = np.array(array, order="C")  # a copy (np.ascontiguousarray makes 0-d 1-d)
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         if key is not None:
             self._constants[id(key)] = name
@@ -315,14 +316,14 @@ class OnnxGraph:
 def export(
     model: Callable,
     example_input,
-    path: str | Path,
+    path: str | Path | BinaryIO,
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
     dynamic_batch: bool = True,
     mappings: Mapping[type, Callable] | None = None,
 ):
-    """Write ``model`` (a Module or any function of TensorNodes) as an ONNX file, and return the
-    ``onnx.ModelProto``.
+    """Write ``model`` (a Module or any function of TensorNodes) as an ONNX file (a path, or a
+    binary file object), and return the ``onnx.ModelProto``.
 
     The forward pass is recorded on ``example_input`` (an array, or a tuple of arrays for several
     inputs); a Module runs in evaluation mode for it and gets its own mode back after. Inputs
@@ -346,7 +347,16 @@ def export(
         model.eval()
     try:
         trace = record(model, examples)
-        twin = record(model, twin_examples) if twin_examples is not None else None
+        twin = None
+        if twin_examples is not None:
+            try:
+                twin = record(model, twin_examples)
+            except (ValueError, IndexError, TypeError) as error:
+                raise OnnxExportError(
+                    f"export: the model fails on a batch one row larger than the example "
+                    f"({error}), so axis 0 cannot be a dynamic batch axis; pass "
+                    "dynamic_batch=False"
+                ) from error
     finally:
         if isinstance(was_training, bool):
             model.train(was_training)
@@ -364,11 +374,15 @@ def export(
         mapping = table.get(op_node.op)
         if mapping is None:
             raise OnnxExportError(unmapped_message(op_node.op))
-        inputs = [tensor_name(graph, x, known, names) for x in op_node.inputs]
+        twin_op = twins.get(id(op_node))
+        inputs = [
+            tensor_name(graph, x, known, names, twin_op and twin_op.inputs[i], op_node.op)
+            for i, x in enumerate(op_node.inputs)
+        ]
         outputs = len(op_node.output_values)
         consumers = [trace.consumers.get((id(op_node), i), []) for i in range(outputs)]
         graph.prefix = names.scope(op_node)
-        result = mapping(graph, Call(op_node, inputs, twins.get(id(op_node)), consumers))
+        result = mapping(graph, Call(op_node, inputs, twin_op, consumers))
         result = (result,) if isinstance(result, str) else tuple(result)
         if len(result) != outputs:
             raise OnnxExportError(
@@ -405,7 +419,7 @@ def export(
         ir_version=IR_VERSION,
     )
     onnx.checker.check_model(model_proto, full_check=True)
-    onnx.save(model_proto, str(path))
+    onnx.save(model_proto, path if hasattr(path, "write") else str(path))
     return model_proto
 
 
@@ -451,16 +465,51 @@ class Names:
         return ""
 
 
-def tensor_name(graph: OnnxGraph, node: TensorNode, known: dict, names: Names) -> str:
+def tensor_name(
+    graph: OnnxGraph,
+    node: TensorNode,
+    known: dict,
+    names: Names,
+    twin: TensorNode | None = None,
+    reader: type | None = None,
+) -> str:
     """The ONNX name of an op's input: an earlier op's output, a graph input, or an initialiser
-    made on first use for a leaf (named as ``named_parameters()`` names it, if it does)."""
+    made on first use for a leaf (named as ``named_parameters()`` names it, if it does).
+
+    A constant whose shape follows the batch (``twin``, the same input one row larger, says so;
+    a number broadcast against the input is one) is written once along those axes, and expanded
+    at run time, unless its ``reader`` broadcasts (Add, Mul, ...) and so expands it anyway.
+    """
     if node.source is not None:
         return known[(id(node.source), output_index(node))]
-    if (id(node),) not in known:
-        hint = names.parameters.get(id(node)) or node.name or "constant"
-        parameter = id(node) in names.parameters
-        known[(id(node),)] = graph.constant(node.value, hint, scoped=not parameter)
+    if (id(node),) in known:
+        return known[(id(node),)]
+    if twin is not None and twin.value.shape != node.value.shape:
+        return batch_shaped_constant(graph, node.value, twin.value.shape, reader)
+    hint = names.parameters.get(id(node)) or node.name or "constant"
+    parameter = id(node) in names.parameters
+    known[(id(node),)] = graph.constant(node.value, hint, scoped=not parameter)
     return known[(id(node),)]
+
+
+def batch_shaped_constant(graph: OnnxGraph, value: np.ndarray, twin_shape: tuple, reader) -> str:
+    dynamic = changed_axes(value.shape, twin_shape)
+    one_row = value[
+        tuple(slice(0, 1) if axis in dynamic else slice(None) for axis in range(value.ndim))
+    ]
+    if value.ndim != len(twin_shape) or not np.array_equal(
+        np.broadcast_to(one_row, value.shape), value
+    ):
+        raise OnnxExportError(
+            f"export: a constant of shape {value.shape} (made from the batch inside "
+            f"{reader.__name__}'s inputs) has different values for different rows, so it "
+            "cannot follow the batch size; pass dynamic_batch=False"
+        )
+    name = graph.constant(one_row, "constant")
+    if reader.broadcasts:
+        return name
+    shape = graph.runtime_shape(value.shape, twin_shape, reader.__name__)
+    return graph.add("Expand", [name, shape])
 
 
 def twin_value(node: TensorNode, twin: Trace | None, trace: Trace) -> np.ndarray | None:

@@ -149,6 +149,8 @@ def reshape(graph: OnnxGraph, call: Call) -> str:
 def transpose(graph: OnnxGraph, call: Call) -> str:
     axes = call.constants.get("axes")
     ndim = call.input_values[0].ndim
+    if ndim == 0:  # ONNX cannot write an empty permutation
+        return graph.add("Identity", [call.inputs[0]])
     perm = list(range(ndim))[::-1] if axes is None else [int(a) % ndim for a in axes]
     return graph.add("Transpose", [call.inputs[0]], perm=perm)
 
