@@ -3,14 +3,16 @@
     python -m nn.train                                   # MNIST, the default recipe
     python -m nn.train --dataset fashion-mnist --epochs 3
     python -m nn.train --evaluate runs/mnist             # reload a run, report test accuracy
+    python -m nn.train --evaluate runs/mnist --onnx      # ... and check its model.onnx
     python -m nn.train --grid lr=1e-3,1e-2 hidden=256,512x2 --epochs 5
 
 A run writes to its own folder (``runs/<dataset>``, ``runs/<dataset>-2``, ... unless ``--out``
 names one): ``config.json`` (every option, including the data folder used, so the run can be
 reloaded), ``metrics.csv`` and ``metrics.json`` (one row per epoch, rewritten after each epoch so
 an interrupted run loses nothing), ``model.npz`` (the best model by validation accuracy),
-``summary.json``, ``curves.png`` and ``confusion.png``. A folder that holds another run is never
-written into, unless ``--overwrite`` says so; then the old run is removed first.
+``summary.json``, ``curves.png`` and ``confusion.png``, and ``model.onnx`` (the model for ONNX
+Runtime, Netron and others) when the ``onnx`` extra is installed. A folder that holds another run
+is never written into, unless ``--overwrite`` says so; then the old run is removed first.
 
 This module holds the configuration, the loop, evaluation and the command line; the run folders
 live in ``nn.runs``, the option machinery in ``nn.options``, the grid in ``nn.grid`` and the
@@ -352,6 +354,7 @@ def fit(
     if history:  # the best epoch's model; with no finished epoch there is nothing to keep
         model.load_state_dict(best_state)
         model.save(out / "model.npz")
+        write_onnx(model, flat(data.x_train[:1]), out)
         _, summary["test_accuracy"], predictions = evaluate(model, data.x_test, data.y_test)
         plots.plot_curves(
             runs.finite_or_none(history), out / "curves.png", title=runs.run_title(config)
@@ -373,14 +376,48 @@ def fit(
     return summary
 
 
-def evaluate_run(run_dir: Path, data_root: str | None = None) -> dict:
-    """Reload a run folder's configuration and model, and measure it on the test set.
+def write_onnx(model: nn.Module, example: np.ndarray, out: Path) -> bool:
+    """Write ``model.onnx`` into the run folder if the ``onnx`` package is installed."""
+    try:
+        import onnx  # noqa: F401  (only whether it is installed)
+    except ImportError:
+        return False
+    import autograd.onnx
+
+    autograd.onnx.export(model, example, out / "model.onnx")
+    return True
+
+
+def check_onnx(model: nn.Module, path: Path, x: np.ndarray, batch_size: int = 1000) -> dict:
+    """Run ``model.onnx`` in ONNX Runtime on ``x`` and compare its logits with the engine's:
+    the largest difference, and on how many images the predicted classes agree."""
+    import autograd.onnx
+
+    session = autograd.onnx.session(path)
+    model.eval()
+    largest, agree = 0.0, 0
+    with no_grad():
+        for start in range(0, len(x), batch_size):
+            batch = flat(x[start : start + batch_size])
+            ours = model(TensorNode(batch)).value
+            (theirs,) = session.run(None, {session.get_inputs()[0].name: batch})
+            largest = max(largest, float(np.abs(theirs - ours).max(initial=0.0)))
+            agree += int((theirs.argmax(axis=1) == ours.argmax(axis=1)).sum())
+    return {"images": len(x), "largest_difference": largest, "same_predictions": agree}
+
+
+def evaluate_run(run_dir: Path, data_root: str | None = None, onnx: bool = False) -> dict:
+    """Reload a run folder's configuration and model, and measure it on the test set; with
+    ``onnx``, also compare its ``model.onnx`` in ONNX Runtime with the engine (``"onnx"``).
 
     The data comes from ``data_root`` if given, else from the folder the run itself used.
 
     >>> evaluate_run(Path("runs/fashion-mnist"))["test_accuracy"]
     """
-    needed = ("config.json", "normalization.json", "model.npz")
+    if onnx:  # a one-line error naming the extra, before any data is loaded
+        import_optional("onnx")
+        import_optional("onnxruntime")
+    needed = ("config.json", "normalization.json", "model.npz") + ("model.onnx",) * onnx
     missing = [name for name in needed if not (run_dir / name).is_file()]
     if missing:
         raise OptionError(
@@ -396,10 +433,13 @@ def evaluate_run(run_dir: Path, data_root: str | None = None) -> dict:
     data = load_data(config, json.loads((run_dir / "normalization.json").read_text()))
     model = build_model(config, data.in_features).load(run_dir / "model.npz")
     _, test_acc, predictions = evaluate(model, data.x_test, data.y_test)
-    return {
+    result = {
         "test_accuracy": test_acc,
         "confusion": confusion_matrix(data.y_test, predictions).tolist(),
     }
+    if onnx:
+        result["onnx"] = check_onnx(model, run_dir / "model.onnx", data.x_test)
+    return result
 
 
 # ----- command line --------------------------------------------------------------------------
@@ -423,6 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--evaluate", metavar="RUN_DIR", default=None, help="measure a finished run on the test set"
     )
     commands.add_argument(
+        "--onnx",
+        action="store_true",
+        default=False,
+        help="with --evaluate: compare the run's model.onnx in ONNX Runtime with the engine",
+    )
+    commands.add_argument(
         "--grid",
         nargs="+",
         metavar="KEY=V1,V2",
@@ -441,6 +487,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: How far ONNX Runtime's logits may be from the engine's: float32 arithmetic in another order.
+ONNX_TOLERANCE = 1e-3
+
+
+def report_onnx(check: dict) -> int:
+    """Print the ONNX check; 1 if ONNX Runtime disagrees with the engine, else 0."""
+    agrees = check["largest_difference"] <= ONNX_TOLERANCE
+    print(
+        f"model.onnx in ONNX Runtime: largest difference from the engine's logits "
+        f"{check['largest_difference']:.2g} ({'within' if agrees else 'over'} {ONNX_TOLERANCE:g}), "
+        f"same prediction on {check['same_predictions']} of {check['images']} test images"
+    )
+    return 0 if agrees else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m nn.train``: returns the exit code (2 for a bad option or missing data)."""
     args = build_parser().parse_args(argv)
@@ -456,13 +517,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     " configuration; --evaluate takes only --data-root and --quiet",
                 )
             try:
-                result = evaluate_run(Path(args.evaluate), given.get("data_root"))
+                result = evaluate_run(Path(args.evaluate), given.get("data_root"), args.onnx)
             except MissingDataError as error:
                 raise TrainError(
                     datasets.explain_missing(error, can_change_dataset=False)
                 ) from None
             print(f"test accuracy {result['test_accuracy']:.4f}")
-            return 0
+            return report_onnx(result["onnx"]) if args.onnx else 0
+        if args.onnx:
+            raise OptionError("--onnx", "goes with --evaluate RUN_DIR (it checks a finished run)")
         config = TrainConfig(**given)
         if args.grid:
             from nn import grid  # the grid builds on this module, so it is imported here

@@ -22,7 +22,7 @@ Needs the ``onnx`` package (``pip install autograd-nn[onnx]``); ``run`` needs ``
 Importing this module needs neither.
 """
 
-from autograd.onnx.exporter import OPSET, Call, OnnxGraph, export, run
+from autograd.onnx.exporter import OPSET, Call, OnnxGraph, export, run, session
 from autograd.onnx.mappings import MAPPINGS
 
-__all__ = ["MAPPINGS", "OPSET", "Call", "OnnxGraph", "export", "run"]
+__all__ = ["MAPPINGS", "OPSET", "Call", "OnnxGraph", "export", "run", "session"]

@@ -534,19 +534,29 @@ def value_info(onnx, name: str, node: TensorNode, twin: np.ndarray | None, batch
     return onnx.helper.make_tensor_value_info(name, elem_type, dims)
 
 
+def session(model):
+    """An ONNX Runtime session for an exported model (a path or an ``onnx.ModelProto``), on one
+    CPU thread; its ``run(None, {name: array})`` returns the outputs.
+
+    >>> runtime = autograd.onnx.session("model.onnx")
+    >>> logits, = runtime.run(None, {"input": x})
+    """
+    ort = import_package("onnxruntime", "test", "running an exported model")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    source = str(model) if isinstance(model, str | Path) else model.SerializeToString()
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
 def run(model, *inputs) -> list[np.ndarray]:
     """Run an exported model (a path or an ``onnx.ModelProto``) in ONNX Runtime on one CPU
     thread; returns its outputs as arrays.
 
     >>> logits, = autograd.onnx.run("model.onnx", x)
     """
-    ort = import_package("onnxruntime", "test", "running an exported model")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    source = model if isinstance(model, str | Path) else model.SerializeToString()
-    session = ort.InferenceSession(str(source) if isinstance(source, Path) else source, options)
+    runtime = session(model)
     feeds = {
         spec.name: np.asarray(x.value if isinstance(x, TensorNode) else x)
-        for spec, x in zip(session.get_inputs(), inputs, strict=True)
+        for spec, x in zip(runtime.get_inputs(), inputs, strict=True)
     }
-    return session.run(None, feeds)
+    return runtime.run(None, feeds)
