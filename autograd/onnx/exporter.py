@@ -342,8 +342,8 @@ def export(
     examples = as_examples(example_input)
     input_names = default_names(input_names, len(examples), "input")
     twin_examples = one_row_more(examples) if dynamic_batch else None
-    was_training = getattr(model, "training", None)
-    if isinstance(was_training, bool):
+    modes = training_modes(model)
+    if modes:
         model.eval()
     try:
         trace = record(model, examples)
@@ -358,8 +358,8 @@ def export(
                     "dynamic_batch=False"
                 ) from error
     finally:
-        if isinstance(was_training, bool):
-            model.train(was_training)
+        for module, training in modes:
+            module.training = training
     output_names = default_names(output_names, len(trace.outputs), "output")
     twins = pair_ops(trace, twin) if twin is not None else {}
     names = Names(model)
@@ -421,6 +421,16 @@ def export(
     onnx.checker.check_model(model_proto, full_check=True)
     onnx.save(model_proto, path if hasattr(path, "write") else str(path))
     return model_proto
+
+
+def training_modes(model) -> list[tuple[object, bool]]:
+    """Each module of a Module with its ``training`` flag, to give them back after export (a
+    function has none)."""
+    if not isinstance(getattr(model, "training", None), bool):
+        return []
+    listing = getattr(model, "named_modules", None)
+    modules = [module for _, module in listing()] if callable(listing) else [model]
+    return [(module, module.training) for module in modules]
 
 
 def default_names(names: Sequence[str] | None, count: int, stem: str) -> list[str]:

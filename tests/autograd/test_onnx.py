@@ -337,11 +337,13 @@ def test_the_mlp_is_one_onnx_node_per_op_with_parameters_named_as_the_model_name
 
 
 @pytest.mark.parametrize("training", [True, False])
-def test_export_runs_the_model_in_evaluation_mode_and_restores_its_mode(training):
+def test_export_runs_the_model_in_evaluation_mode_and_restores_each_modules_mode(training):
     model = trained_mlp(batchnorm=True).train(training)
+    model.layers[5].train(not training)  # one module in the other mode
+    modes = [module.training for module in model.modules()]
     running_mean = model.layers[1].running_mean.copy()
     exported = export(model, np.ones((3, 12), np.float32))
-    assert model.training is training
+    assert [module.training for module in model.modules()] == modes
     np.testing.assert_array_equal(model.layers[1].running_mean, running_mean)  # not updated
     assert "Dropout" not in [node.op_type for node in exported.graph.node]
 
