@@ -338,7 +338,6 @@ def export(
     from autograd.onnx.mappings import MAPPINGS  # the mappings build on this module
 
     onnx = import_package("onnx", "onnx", "ONNX export")
-    table = {**MAPPINGS, **(mappings or {})}
     examples = as_examples(example_input)
     input_names = default_names(input_names, len(examples), "input")
     twin_examples = one_row_more(examples) if dynamic_batch else None
@@ -370,45 +369,18 @@ def export(
         known[(id(node),)] = name
         if graph.batch_input is None and node.value.ndim and twin is not None:
             graph.batch_input = name
-    for op_node in trace.ops:
-        mapping = table.get(op_node.op)
-        if mapping is None:
-            raise OnnxExportError(unmapped_message(op_node.op))
-        twin_op = twins.get(id(op_node))
-        inputs = [
-            tensor_name(graph, x, known, names, twin_op and twin_op.inputs[i], op_node.op)
-            for i, x in enumerate(op_node.inputs)
-        ]
-        outputs = len(op_node.output_values)
-        consumers = [trace.consumers.get((id(op_node), i), []) for i in range(outputs)]
-        graph.prefix = names.scope(op_node)
-        result = mapping(graph, Call(op_node, inputs, twin_op, consumers))
-        result = (result,) if isinstance(result, str) else tuple(result)
-        if len(result) != outputs:
-            raise OnnxExportError(
-                f"export: the ONNX mapping of {op_node.op.__name__} returned {len(result)} "
-                f"output names for the op's {outputs} outputs"
-            )
-        known.update(((id(op_node), i), name) for i, name in enumerate(result))
-    graph.prefix = ""
-
+    write_ops(graph, trace, twins, {**MAPPINGS, **(mappings or {})}, known)
+    name_outputs(graph, trace, output_names, known)
     batch = next(((len(x), len(x) + 1) for x in examples if x.ndim), None)
-    graph_outputs = []
-    for node, name in zip(trace.outputs, output_names):
-        produced = (id(node.source), output_index(node)) if node.source is not None else None
-        if produced is not None and known[produced] not in output_names:
-            graph.rename(known[produced], name)
-            known[produced] = name
-        else:  # an input, a constant, or an output given twice: an Identity names it
-            graph.nodes.append(
-                onnx.helper.make_node(
-                    "Identity", [tensor_name(graph, node, known, names)], [name], name=name
-                )
-            )
-        graph_outputs.append(value_info(onnx, name, node, twin_value(node, twin, trace), batch))
+    twin_inputs = twin.inputs if twin is not None else [None] * len(trace.inputs)
+    twin_outputs = twin.outputs if twin is not None else [None] * len(trace.outputs)
     graph_inputs = [
-        value_info(onnx, name, node, twin_value(node, twin, trace), batch)
-        for node, name in zip(trace.inputs, input_names)
+        value_info(onnx, name, node, twin_node, batch)
+        for node, name, twin_node in zip(trace.inputs, input_names, twin_inputs)
+    ]
+    graph_outputs = [
+        value_info(onnx, name, node, twin_node, batch)
+        for node, name, twin_node in zip(trace.outputs, output_names, twin_outputs)
     ]
     model_proto = onnx.helper.make_model(
         onnx.helper.make_graph(
@@ -421,6 +393,46 @@ def export(
     onnx.checker.check_model(model_proto, full_check=True)
     onnx.save(model_proto, path if hasattr(path, "write") else str(path))
     return model_proto
+
+
+def write_ops(graph: OnnxGraph, trace: Trace, twins: dict, table: Mapping, known: dict) -> None:
+    """Hand each recorded op, in the order it ran, to its mapping, and note its outputs' names."""
+    for op_node in trace.ops:
+        mapping = table.get(op_node.op)
+        if mapping is None:
+            raise OnnxExportError(unmapped_message(op_node.op))
+        twin_op = twins.get(id(op_node))
+        inputs = [
+            tensor_name(graph, x, known, twin_op and twin_op.inputs[i], op_node.op)
+            for i, x in enumerate(op_node.inputs)
+        ]
+        outputs = len(op_node.output_values)
+        consumers = [trace.consumers.get((id(op_node), i), []) for i in range(outputs)]
+        graph.prefix = graph.names.scope(op_node)
+        result = mapping(graph, Call(op_node, inputs, twin_op, consumers))
+        result = (result,) if isinstance(result, str) else tuple(result)
+        if len(result) != outputs:
+            raise OnnxExportError(
+                f"export: the ONNX mapping of {op_node.op.__name__} returned {len(result)} "
+                f"output names for the op's {outputs} outputs"
+            )
+        known.update(((id(op_node), i), name) for i, name in enumerate(result))
+    graph.prefix = ""
+
+
+def name_outputs(graph: OnnxGraph, trace: Trace, output_names: list[str], known: dict) -> None:
+    """Give the model's outputs their names: the node that makes one is renamed; an input, a
+    constant, an output given twice, or a name no node makes gets an Identity node."""
+    made = {name for node in graph.nodes for name in node.output}
+    for node, name in zip(trace.outputs, output_names):
+        produced = (id(node.source), output_index(node)) if node.source is not None else None
+        if produced is not None and known[produced] in made - set(output_names):
+            graph.rename(known[produced], name)
+            known[produced] = name
+            made.add(name)
+        else:
+            source = tensor_name(graph, node, known)
+            graph.nodes.append(graph.onnx.helper.make_node("Identity", [source], [name], name=name))
 
 
 def training_modes(model) -> list[tuple[object, bool]]:
@@ -479,7 +491,6 @@ def tensor_name(
     graph: OnnxGraph,
     node: TensorNode,
     known: dict,
-    names: Names,
     twin: TensorNode | None = None,
     reader: type | None = None,
 ) -> str:
@@ -496,8 +507,8 @@ def tensor_name(
         return known[(id(node),)]
     if twin is not None and twin.value.shape != node.value.shape:
         return batch_shaped_constant(graph, node.value, twin.value.shape, reader)
-    hint = names.parameters.get(id(node)) or node.name or "constant"
-    parameter = id(node) in names.parameters
+    hint = graph.names.parameters.get(id(node)) or node.name or "constant"
+    parameter = id(node) in graph.names.parameters
     known[(id(node),)] = graph.constant(node.value, hint, scoped=not parameter)
     return known[(id(node),)]
 
@@ -522,23 +533,14 @@ def batch_shaped_constant(graph: OnnxGraph, value: np.ndarray, twin_shape: tuple
     return graph.add("Expand", [name, shape])
 
 
-def twin_value(node: TensorNode, twin: Trace | None, trace: Trace) -> np.ndarray | None:
-    """The value of ``node``'s counterpart in the trace one row larger (inputs and outputs)."""
-    if twin is None:
-        return None
-    for mine, theirs in zip(trace.inputs + trace.outputs, twin.inputs + twin.outputs):
-        if mine is node:
-            return theirs.value
-    return None
-
-
-def value_info(onnx, name: str, node: TensorNode, twin: np.ndarray | None, batch: tuple):
-    """The declared type and shape of a graph input or output; sizes that follow the batch are
-    symbolic (``batch`` when they equal it; ``batch`` is its size in the two traces)."""
+def value_info(onnx, name: str, node: TensorNode, twin: TensorNode | None, batch: tuple):
+    """The declared type and shape of a graph input or output; sizes that follow the batch (they
+    differ in its ``twin``, recorded one row larger) are symbolic: ``batch`` when they equal it
+    (``batch`` is its size in the two traces)."""
     dims: list = list(node.value.shape)
     if twin is not None:
-        for axis in changed_axes(node.value.shape, twin.shape):
-            pair = (node.value.shape[axis], twin.shape[axis])
+        for axis in changed_axes(node.value.shape, twin.value.shape):
+            pair = (node.value.shape[axis], twin.value.shape[axis])
             dims[axis] = BATCH if pair == batch else f"{name}_{axis}"
     elem_type = onnx.helper.np_dtype_to_tensor_dtype(node.value.dtype)
     return onnx.helper.make_tensor_value_info(name, elem_type, dims)
