@@ -9,13 +9,16 @@ from __future__ import annotations
 import numpy as np
 
 from autograd.ops import (
+    AvgPool2d,
     BatchNorm,
+    Conv2d,
     Exp,
     Expand,
     Log,
     LogSoftmax,
     MatMul,
     Max,
+    MaxPool2d,
     Mean,
     Relu,
     Reshape,
@@ -29,9 +32,9 @@ from autograd.ops import (
 from autograd.ops.loss import check_class_labels, check_reduction
 
 __all__ = [
-    "batch_norm", "check_class_labels", "check_reduction", "exp", "expand", "log", "log_softmax",
-    "matmul", "max", "mean", "nll_loss", "relu", "reshape", "sigmoid", "softmax",
-    "softmax_cross_entropy", "sum", "tanh", "transpose",
+    "avg_pool2d", "batch_norm", "check_class_labels", "check_reduction", "conv2d", "exp",
+    "expand", "log", "log_softmax", "matmul", "max", "max_pool2d", "mean", "nll_loss", "relu",
+    "reshape", "sigmoid", "softmax", "softmax_cross_entropy", "sum", "tanh", "transpose",
 ]  # fmt: skip
 from autograd.tensor import TensorNode, as_node
 
@@ -105,8 +108,10 @@ def batch_norm(
     running_mean: np.ndarray | None = None,
     running_var: np.ndarray | None = None,
     momentum: float = 0.1,
+    axes: tuple[int, ...] = (0,),
 ) -> TensorNode:
-    """Batch normalisation over axis 0; see ``autograd.BatchNorm`` for the formulas.
+    """Batch normalisation over ``axes`` (axis 0 by default; (0, 2, 3) for images, one
+    statistic per channel); see ``autograd.BatchNorm`` for the formulas.
 
     >>> y = batch_norm(x, gamma, beta)            # training: batch statistics
     >>> y = batch_norm(x, gamma, beta, training=False, running_mean=m, running_var=v)
@@ -120,7 +125,45 @@ def batch_norm(
         running_mean=running_mean,
         running_var=running_var,
         momentum=momentum,
+        axes=tuple(axes),
     )
+
+
+def conv2d(
+    x: TensorNode,
+    weight: TensorNode,
+    bias: TensorNode | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] | str = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+) -> TensorNode:
+    """2-d convolution (cross-correlation) of images x (N, C, H, W) with weight
+    (O, C / groups, kh, kw), plus bias (O,); see ``autograd.Conv2d``.
+
+    >>> y = conv2d(x, w, b, padding=1)     # x (8, 3, 32, 32), w (16, 3, 3, 3) -> (8, 16, 32, 32)
+    """
+    arguments = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    if bias is None:
+        return Conv2d.do_forward(x, weight, **arguments)
+    return Conv2d.do_forward(x, weight, bias, **arguments)
+
+
+def max_pool2d(x: TensorNode, kernel_size, stride=None, padding=0) -> TensorNode:
+    """The largest value of each kernel_size window, windows ``stride`` apart (default: the
+    kernel); see ``autograd.MaxPool2d``.
+
+    >>> y = max_pool2d(x, 2)                # x (8, 16, 28, 28) -> (8, 16, 14, 14)
+    """
+    return MaxPool2d.do_forward(x, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def avg_pool2d(x: TensorNode, kernel_size, stride=None, padding=0) -> TensorNode:
+    """The mean of each kernel_size window (padding counts as zeros); see ``autograd.AvgPool2d``.
+
+    >>> y = avg_pool2d(x, 2)                # x (8, 16, 28, 28) -> (8, 16, 14, 14)
+    """
+    return AvgPool2d.do_forward(x, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
 def softmax_cross_entropy(

@@ -43,6 +43,8 @@ __all__ = [
     "broadcastable_arrays",
     "broadcastable_shapes",
     "check_gradients",
+    "convolutions",
+    "poolings",
     "property_test",
     "shapes",
 ]
@@ -124,6 +126,63 @@ def axes(ndim: int, allow_none: bool = True, allow_tuple: bool = True):
     if allow_tuple:
         options.append(hnp.valid_tuple_axes(ndim))
     return st.one_of(*options)
+
+
+@st.composite
+def convolutions(draw, max_side: int = 6, max_groups: int = 3, dtype=np.float64):
+    """A convolution to check: ``(x, weight, bias or None, arguments)`` with arguments a dict of
+    ``stride``, ``padding`` (an int, a pair, "same" or "valid"), ``dilation`` and ``groups``,
+    drawn so that the kernel fits the padded input (depthwise and 1x1 kernels included).
+
+    >>> x, w, b, arguments = convolutions().example()
+    >>> autograd.functional.conv2d(x, w, b, **arguments)
+    """
+    groups = draw(st.integers(1, max_groups), label="groups")
+    in_channels = groups * draw(st.integers(1, 2), label="in_channels / groups")
+    out_channels = groups * draw(st.integers(1, 2), label="out_channels / groups")
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = draw(st.sampled_from([1, 2, 3, (1, 2), (2, 1)]), label="stride")
+    dilation = draw(st.sampled_from([1, 2, (1, 2)]), label="dilation")
+    paddings = [0, 1, 2, (0, 1), (2, 1), "valid"] + (["same"] if stride == 1 else [])
+    padding = draw(st.sampled_from(paddings), label="padding")
+    pads = {"valid": (0, 0), "same": (0, 0)}.get(padding, padding)
+    pads = (pads, pads) if isinstance(pads, int) else pads
+    dilations = (dilation, dilation) if isinstance(dilation, int) else dilation
+    sizes = []
+    for k, d, p in zip(kernel, dilations, pads):
+        span = d * (k - 1) + 1
+        sizes.append(draw(st.integers(max(1, span - 2 * p), max(1, span - 2 * p) + max_side - 1)))
+    batch = draw(st.integers(1, 2), label="batch")
+    x = draw(arrays((batch, in_channels, *sizes), dtype), label="x")
+    weight = draw(arrays((out_channels, in_channels // groups, *kernel), dtype), label="weight")
+    bias = draw(st.none() | arrays((out_channels,), dtype), label="bias")
+    arguments = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return x, weight, bias, arguments
+
+
+@st.composite
+def poolings(draw, max_side: int = 6, dtype=np.float64, unique: bool = True):
+    """A pooling to check: ``(x, arguments)`` with arguments a dict of ``kernel_size``,
+    ``stride`` (None: the kernel; smaller strides overlap the windows) and ``padding`` (at most
+    half the kernel). ``unique`` values keep clear of ties, where max-pooling has a kink.
+
+    >>> x, arguments = poolings().example()
+    >>> autograd.functional.max_pool2d(x, **arguments)
+    """
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = draw(st.sampled_from([None, 1, 2, (1, 2), 3]), label="stride")
+    padding = draw(st.sampled_from([0, 1, (0, 1), (1, 0)]), label="padding")
+    pads = (padding, padding) if isinstance(padding, int) else padding
+    pads = tuple(min(p, k // 2) for p, k in zip(pads, kernel))
+    sizes = [draw(st.integers(max(1, k - 2 * p), k + max_side)) for k, p in zip(kernel, pads)]
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), *sizes)
+    if unique:  # a shuffle of evenly spaced values: no two within a finite difference's step
+        size = int(np.prod(shape))
+        order = np.array(draw(st.permutations(range(size)), label="order"), dtype=dtype)
+        x = (order * (6 / size) - 3).reshape(shape)
+    else:
+        x = draw(arrays(shape, dtype), label="x")
+    return x, dict(kernel_size=kernel, stride=stride, padding=pads)
 
 
 # ----- checks --------------------------------------------------------------------------------

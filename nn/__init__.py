@@ -13,11 +13,15 @@ from nn.errors import ParameterInUseError, StateDictError
 from nn.init import manual_seed
 from nn.layers import (
     MLP,
+    AvgPool2d,
     BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
     Dropout,
     Flatten,
     Linear,
     LogSoftmax,
+    MaxPool2d,
     ReLU,
     Sequential,
     Sigmoid,
@@ -28,11 +32,15 @@ from nn.module import Module, ModuleList, Parameter
 
 __all__ = [
     "MLP",
+    "AvgPool2d",
     "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
     "Dropout",
     "Flatten",
     "Linear",
     "LogSoftmax",
+    "MaxPool2d",
     "Module",
     "ModuleList",
     "Parameter",

@@ -1,7 +1,8 @@
 """Losses and layer functions over TensorNodes: ``F.cross_entropy(model(x), y)``.
 
 Each loss takes ``reduction``: "mean" (the default: average over the batch), "sum", or "none"
-(one loss per example). The activations are the engine's, re-exported so that one import serves.
+(one loss per example). The activations, ``conv2d``, ``max_pool2d`` and ``avg_pool2d`` are the
+engine's (PyTorch's signatures), re-exported so that one import serves.
 """
 
 from __future__ import annotations
@@ -12,15 +13,28 @@ import numpy as np
 
 from autograd import ShapeError, TensorNode
 from autograd import functional as AF
-from autograd.functional import check_reduction, log_softmax, relu, sigmoid, softmax, tanh
+from autograd.functional import (
+    avg_pool2d,
+    check_reduction,
+    conv2d,
+    log_softmax,
+    max_pool2d,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
+)
 from nn.init import as_generator
 
 __all__ = [
+    "avg_pool2d",
     "binary_cross_entropy_with_logits",
+    "conv2d",
     "cross_entropy",
     "dropout",
     "linear",
     "log_softmax",
+    "max_pool2d",
     "mse_loss",
     "nll_loss",
     "relu",

@@ -29,6 +29,7 @@ __all__ = [
     "kaiming_normal_",
     "kaiming_uniform_",
     "manual_seed",
+    "uniform_",
     "xavier_normal_",
     "xavier_uniform_",
     "zeros_",
@@ -72,15 +73,21 @@ def as_generator(rng: Seed = None) -> np.random.Generator:
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    """``(fan_in, fan_out)`` of a weight of shape ``(in_features, out_features)``.
+    """``(fan_in, fan_out)`` of a weight of shape ``(in_features, out_features)`` (Linear), or
+    of a convolution's weight ``(out_channels, in_channels / groups, kh, kw)`` (PyTorch's
+    layout, which Conv2d keeps): fan_in = in/groups * kh * kw, fan_out = out * kh * kw.
 
-    >>> fans((784, 128))
-    (784, 128)
+    >>> fans((784, 128)), fans((16, 3, 5, 5))
+    ((784, 128), (75, 400))
     """
+    if len(shape) == 4:
+        receptive_field = int(shape[2]) * int(shape[3])
+        return int(shape[1]) * receptive_field, int(shape[0]) * receptive_field
     if len(shape) != 2:
         raise ValueError(
             f"fan-in and fan-out are defined for 2-D weights of shape (in_features, "
-            f"out_features), got shape {tuple(shape)}"
+            f"out_features) and 4-D convolution weights of shape (out_channels, in_channels, "
+            f"kh, kw), got shape {tuple(shape)}"
         )
     return int(shape[0]), int(shape[1])
 
@@ -164,6 +171,17 @@ def kaiming_normal_(
     fan = _kaiming_fan(_target_array(tensor, "kaiming_normal_").shape, mode, "kaiming_normal_")
     std = gain / math.sqrt(fan)
     return _fill_normal(tensor, std, rng, "kaiming_normal_")
+
+
+def uniform_(tensor: Weights, low: float, high: float, rng: Seed = None) -> Weights:
+    """Fill with U(low, high).
+
+    >>> b = Parameter(np.empty(16))
+    >>> uniform_(b, -0.1, 0.1, rng=0)
+    """
+    array = _target_array(tensor, "uniform_")
+    array[...] = as_generator(rng).uniform(low, high, size=array.shape)
+    return tensor
 
 
 def zeros_(tensor: Weights) -> Weights:

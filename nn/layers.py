@@ -1,8 +1,10 @@
-"""Layers: Linear, BatchNorm1d, Dropout, activations, Flatten, Sequential, and the MLP built
-from them. Each layer is a Module whose ``forward`` is a line or two of engine ops."""
+"""Layers: Linear, Conv2d, pooling, BatchNorm1d/2d, Dropout, activations, Flatten, Sequential,
+and the MLP built from them. Each layer is a Module whose ``forward`` is a line or two of engine
+ops."""
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 
@@ -10,18 +12,23 @@ import numpy as np
 
 from autograd import ShapeError, TensorNode
 from autograd import functional as AF
+from autograd.ops.conv import conv_padding, output_size, pair
 from nn import functional as F
 from nn.checks import check_positive_int
-from nn.init import as_generator, kaiming_normal_, xavier_uniform_
+from nn.init import as_generator, fans, kaiming_normal_, kaiming_uniform_, uniform_, xavier_uniform_
 from nn.module import Module, ModuleList, Parameter
 
 __all__ = [
     "MLP",
+    "AvgPool2d",
     "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
     "Dropout",
     "Flatten",
     "Linear",
     "LogSoftmax",
+    "MaxPool2d",
     "ReLU",
     "Sequential",
     "Sigmoid",
@@ -98,15 +105,20 @@ class BatchNorm1d(Module):
     >>> norm(h)                   # h of shape (batch, 128)
     """
 
+    #: The axes normalised over (the engine's BatchNorm ``axes``), and the input it expects.
+    axes: tuple[int, ...] = (0,)
+    layout = "(batch, {})"
+
     def __init__(
         self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True
     ) -> None:
         super().__init__()
-        check_positive_int("BatchNorm1d", "num_features", num_features)
+        name = type(self).__name__
+        check_positive_int(name, "num_features", num_features)
         if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1], got {momentum!r}")
+            raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum!r}")
         if not eps > 0:
-            raise ValueError(f"BatchNorm1d: eps must be positive, got {eps!r}")
+            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
@@ -122,10 +134,10 @@ class BatchNorm1d(Module):
 
     def forward(self, x) -> TensorNode:
         shape = np.shape(x)
-        if len(shape) != 2 or shape[1] != self.num_features:
+        expected = self.layout.format(self.num_features)
+        if len(shape) != len(self.axes) + 1 or shape[1] != self.num_features:
             raise ShapeError(
-                f"{self._tree()} expects inputs of shape (batch, {self.num_features}), got shape "
-                f"{shape}"
+                f"{self._tree()} expects inputs of shape {expected}, got shape {shape}"
             )
         return AF.batch_norm(
             x,
@@ -136,12 +148,172 @@ class BatchNorm1d(Module):
             running_mean=self.running_mean,
             running_var=self.running_var,
             momentum=self.momentum,
+            axes=self.axes,
         )
 
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
         )
+
+
+class BatchNorm2d(BatchNorm1d):
+    """BatchNorm1d for images (batch, channels, height, width): each channel is normalised over
+    the batch and every pixel (axes 0, 2 and 3), with one gamma, beta, running mean and running
+    variance per channel, as PyTorch's BatchNorm2d. The same engine op (BatchNorm, with
+    ``axes=(0, 2, 3)``), so batch normalisation's maths lives in one place.
+
+    >>> norm = BatchNorm2d(16)
+    >>> norm(h)                   # h of shape (batch, 16, height, width)
+    """
+
+    axes = (0, 2, 3)
+    layout = "(batch, {}, height, width)"
+
+
+class Conv2d(Module):
+    """A 2-d convolution over images (batch, in_channels, height, width), as PyTorch's Conv2d:
+    ``weight`` of shape (out_channels, in_channels / groups, kh, kw) and ``bias`` (out_channels,).
+
+    ``padding`` is an int, a pair, "valid" (none) or "same" (output as large as the input; stride
+    1 only). ``groups`` splits the channels into independent groups (``groups=in_channels``: a
+    depthwise convolution). Output size per axis: floor((size + 2 padding - dilation (kernel - 1)
+    - 1) / stride) + 1.
+
+    Initialisation as PyTorch's: weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), with
+    fan_in = in_channels / groups * kh * kw (PyTorch's kaiming_uniform_ with a = sqrt(5)).
+    ``rng`` (a Generator or an int seed) makes them reproducible.
+
+    >>> conv = Conv2d(1, 16, kernel_size=3, padding=1, rng=0)
+    >>> conv(np.zeros((32, 1, 28, 28), dtype=np.float32)).shape
+    (32, 16, 28, 28)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] | str = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        check_positive_int("Conv2d", "in_channels", in_channels)
+        check_positive_int("Conv2d", "out_channels", out_channels)
+        check_positive_int("Conv2d", "groups", groups)
+        self.kernel_size = pair("Conv2d", "kernel_size", kernel_size, 1)
+        self.stride = pair("Conv2d", "stride", stride, 1)
+        self.dilation = pair("Conv2d", "dilation", dilation, 1)
+        conv_padding("Conv2d", padding, self.kernel_size, self.stride, self.dilation)  # checks
+        self.padding = (
+            padding if isinstance(padding, str) else pair("Conv2d", "padding", padding, 0)
+        )
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"Conv2d: in_channels ({in_channels}) and out_channels ({out_channels}) must "
+                f"both be multiples of groups ({groups})"
+            )
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        rng = as_generator(rng)
+        shape = (out_channels, in_channels // groups, *self.kernel_size)
+        # PyTorch's kaiming_uniform_(a=sqrt(5)): gain sqrt(2 / (1 + a^2)) = sqrt(1/3), so the
+        # bound gain * sqrt(3 / fan_in) is 1 / sqrt(fan_in).
+        self.weight = kaiming_uniform_(Parameter(np.zeros(shape)), gain=math.sqrt(1 / 3), rng=rng)
+        if bias:
+            bound = 1 / math.sqrt(fans(shape)[0])
+            self.bias = uniform_(Parameter(np.zeros(out_channels)), -bound, bound, rng=rng)
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x) -> TensorNode:
+        shape = np.shape(x)
+        if len(shape) != 4 or shape[1] != self.in_channels:
+            hint = ""
+            if len(shape) == 3 and shape[0] == self.in_channels:
+                hint = f"; for one image add the batch axis: x[None] has shape {(1, *shape)}"
+            raise ShapeError(
+                f"{self._tree()} expects images of shape (batch, {self.in_channels}, height, "
+                f"width), got shape {shape}{hint}"
+            )
+        top, bottom, left, right = conv_padding(
+            "Conv2d", self.padding, self.kernel_size, self.stride, self.dilation
+        )
+        sizes = [
+            output_size(size, k, s, before, after, d)
+            for size, k, s, before, after, d in zip(
+                shape[2:], self.kernel_size, self.stride, (top, left), (bottom, right),
+                self.dilation,
+            )
+        ]  # fmt: skip
+        if min(sizes) < 1:
+            padded = (shape[2] + top + bottom, shape[3] + left + right)
+            raise ShapeError(
+                f"{self._tree()}: the kernel {self.kernel_size} (dilation {self.dilation}) is "
+                f"larger than the padded image {padded} of input shape {shape}; use a larger "
+                "image, more padding or a smaller kernel"
+            )
+        return F.conv2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}" if self.stride != (1, 1) else ""
+        text += f", padding={self.padding!r}" if self.padding not in ((0, 0), "valid") else ""
+        text += f", dilation={self.dilation}" if self.dilation != (1, 1) else ""
+        text += f", groups={self.groups}" if self.groups != 1 else ""
+        return text + (", bias=False" if self.bias is None else "")
+
+
+class MaxPool2d(Module):
+    """The largest value of each ``kernel_size`` window, windows ``stride`` apart (default: the
+    kernel size), over images (batch, channels, height, width); padding counts as -inf. No
+    parameters.
+
+    >>> MaxPool2d(2)(np.zeros((32, 16, 28, 28), dtype=np.float32)).shape
+    (32, 16, 14, 14)
+    """
+
+    function = staticmethod(F.max_pool2d)
+
+    def __init__(
+        self,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] | None = None,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.kernel_size = pair(name, "kernel_size", kernel_size, 1)
+        self.stride = self.kernel_size if stride is None else pair(name, "stride", stride, 1)
+        self.padding = pair(name, "padding", padding, 0)
+        if any(p > k // 2 for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(
+                f"{name}: padding {self.padding} must be at most half the kernel {self.kernel_size}"
+            )
+
+    def forward(self, x) -> TensorNode:
+        return self.function(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        text = f"kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}" if self.stride != self.kernel_size else ""
+        return text + (f", padding={self.padding}" if self.padding != (0, 0) else "")
+
+
+class AvgPool2d(MaxPool2d):
+    """The mean of each ``kernel_size`` window, windows ``stride`` apart (default: the kernel
+    size); padding counts as zeros in the mean (PyTorch's default). No parameters.
+
+    >>> AvgPool2d(2)(np.zeros((32, 16, 28, 28), dtype=np.float32)).shape
+    (32, 16, 14, 14)
+    """
+
+    function = staticmethod(F.avg_pool2d)
 
 
 class Dropout(Module):

@@ -29,12 +29,18 @@ import autograd
 import nn
 from autograd import (
     Abs,
+    AvgPool2d,
+    AvgUnpool2d,
     BatchNorm,
+    Conv2dWeightGrad,
+    ConvTranspose2d,
     Div,
     Exp,
     GradientError,
     Log,
     LogSoftmax,
+    MaxPool2d,
+    MaxUnpool2d,
     Op,
     Relu,
     Scatter,
@@ -43,10 +49,20 @@ from autograd import (
     SoftmaxCrossEntropy,
     Tanh,
     TensorNode,
+    WindowGather2d,
 )
 from autograd import functional as AF
 from autograd.gradcheck import gradgradcheck
-from autograd.testing import arrays, axes, broadcastable_shapes, property_test, shapes
+from autograd.ops.conv import conv_arguments, pool_arguments
+from autograd.testing import (
+    arrays,
+    axes,
+    broadcastable_shapes,
+    convolutions,
+    poolings,
+    property_test,
+    shapes,
+)
 from nn import functional as NF
 
 EXAMPLES = settings.default.max_examples  # from the profile in tests/conftest.py
@@ -319,6 +335,109 @@ def _batch_norm(draw, training):
     )
 
 
+def _normalised(x_shape, w_shape, arguments) -> dict:
+    """A convolution's arguments as the backward ops take them (pairs; padding as 4 sides)."""
+    stride, padding, dilation, groups = conv_arguments("Conv2d", x_shape, w_shape, **arguments)
+    return dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def _torch_gradient(torch, fn, of, grad_output):
+    """PyTorch's gradient of fn at ``of`` (a fixed array) for grad_output, as a graph."""
+    at = torch.tensor(of, requires_grad=True)
+    (grad,) = torch.autograd.grad(fn(at), at, grad_output, create_graph=True)
+    return grad
+
+
+@st.composite
+def _convolution(draw, part):
+    x, w, b, arguments = draw(convolutions(max_side=3, max_groups=2))
+    conv = torch_conv = None  # the case's functions, defined per part below
+    if part == "Conv2d":
+        inputs = (x, w) if b is None else (x, w, b)
+
+        def conv(x, w, *b):
+            return AF.conv2d(x, w, *b, **arguments)
+
+        def torch_conv(torch, x, w, *b):
+            return torch.nn.functional.conv2d(x, w, *b, **arguments)
+
+        return Drawn(f"conv2d {arguments}, bias {b is not None}", inputs, conv, torch_conv)
+    normalised = _normalised(x.shape, w.shape, arguments)
+    with autograd.no_grad():
+        out_shape = AF.conv2d(x, w, **arguments).shape
+    g = draw(arrays(out_shape), label="grad_output")
+    if part == "ConvTranspose2d":
+        return Drawn(
+            f"conv_transpose2d {normalised}",
+            (g, w),
+            lambda g, w: ConvTranspose2d.do_forward(g, w, input_shape=x.shape, **normalised),
+            lambda torch, g, w: _torch_gradient(
+                torch, lambda x: torch.nn.functional.conv2d(x, w, **arguments), x, g
+            ),
+        )
+    return Drawn(
+        f"conv2d_weight_grad {normalised}",
+        (x, g),
+        lambda x, g: Conv2dWeightGrad.do_forward(x, g, kernel_size=w.shape[2:], **normalised),
+        lambda torch, x, g: _torch_gradient(
+            torch, lambda w: torch.nn.functional.conv2d(x, w, **arguments), w, g
+        ),
+    )
+
+
+@st.composite
+def _pooling(draw, part):
+    x, arguments = draw(poolings(max_side=3))
+    kind = "avg" if part.startswith("Avg") else "max"
+
+    def torch_pool(torch, x):
+        return getattr(torch.nn.functional, f"{kind}_pool2d")(x, **arguments)
+
+    if part in ("MaxPool2d", "AvgPool2d"):
+        op = MaxPool2d if kind == "max" else AvgPool2d
+        return Drawn(
+            f"{part} {arguments}", (x,), lambda x: op.do_forward(x, **arguments), torch_pool
+        )
+    context = {}
+    with autograd.no_grad():
+        out_shape = (
+            (MaxPool2d if kind == "max" else AvgPool2d).forward(context, x, **arguments).shape
+        )
+    kernel, stride, padding, _ = pool_arguments(part, x, **arguments)
+    if part == "WindowGather2d":  # values at the argmax of x, of another array h
+        h = draw(arrays(x.shape), label="h")
+
+        def gather(torch, h):
+            _, index = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True,
+                                                      **arguments)  # fmt: skip
+            return h.flatten(2).gather(2, index.flatten(2)).reshape(out_shape)
+
+        return Drawn(
+            f"{part} {arguments}",
+            (h,),
+            lambda h: WindowGather2d.do_forward(
+                h, argmax=context["argmax"], kernel=kernel, stride=stride, padding=padding
+            ),
+            gather,
+        )
+    g = draw(arrays(out_shape), label="grad_output")
+    if part == "MaxUnpool2d":
+        ours = lambda g: MaxUnpool2d.do_forward(  # noqa: E731
+            g, argmax=context["argmax"], kernel=kernel, stride=stride, padding=padding,
+            input_shape=x.shape,
+        )  # fmt: skip
+    else:
+        ours = lambda g: AvgUnpool2d.do_forward(  # noqa: E731
+            g, kernel=kernel, stride=stride, padding=padding, input_shape=x.shape
+        )
+    return Drawn(
+        f"{part} {arguments}",
+        (g,),
+        ours,
+        lambda torch, g: _torch_gradient(torch, lambda x: torch_pool(torch, x), x, g),
+    )
+
+
 @st.composite
 def _labelled(draw, ignore=False):
     """Logits (n, classes) and integer labels, at least one of them not ignored."""
@@ -421,6 +540,14 @@ CASES = [
     Case("LogSoftmax", _softmax(LogSoftmax, "log_softmax")),
     Case("BatchNorm training", _batch_norm(training=True), tolerance=1e-7, linear_inputs=(2,)),
     Case("BatchNorm evaluation", _batch_norm(training=False), linear_inputs=(2,)),
+    Case("Conv2d", _convolution("Conv2d"), linear_inputs=(2,)),
+    Case("ConvTranspose2d", _convolution("ConvTranspose2d")),
+    Case("Conv2dWeightGrad", _convolution("Conv2dWeightGrad")),
+    Case("MaxPool2d", _pooling("MaxPool2d")),
+    Case("MaxUnpool2d", _pooling("MaxUnpool2d")),
+    Case("WindowGather2d", _pooling("WindowGather2d")),
+    Case("AvgPool2d", _pooling("AvgPool2d")),
+    Case("AvgUnpool2d", _pooling("AvgUnpool2d")),
     Case("SoftmaxCrossEntropy", _fused_cross_entropy()),
     Case("autograd.functional.nll_loss", _autograd_nll_loss()),
     Case("nn.functional.cross_entropy", _nn_loss("cross_entropy")),

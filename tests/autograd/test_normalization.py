@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from autograd import BatchNorm, ShapeError, TensorNode
 from autograd.functional import batch_norm
@@ -198,3 +199,78 @@ def test_batch_norm_matches_torch_including_running_statistics(
     )
     np.testing.assert_allclose(ours_mean, their_mean.numpy(), rtol=1e-12)
     np.testing.assert_allclose(ours_var, their_var.numpy(), rtol=1e-12)
+
+
+@st.composite
+def images_and_parameters(draw):
+    """x of shape (n, channels, h, w), every channel spread out, with gamma and beta per channel."""
+    n, channels = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    height, width = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    if n * height * width < 2:
+        height = 2
+    grid = st.integers(-12, 12).map(lambda k: k / 4)
+    x = draw(hnp.arrays(np.float64, (n, channels, height, width), elements=grid), label="x")
+    assume(x.var(axis=(0, 2, 3)).min() > 0.05)
+    gamma = draw(arrays((channels,), min_value=0.5, max_value=2.0), label="gamma")
+    beta = draw(arrays((channels,)), label="beta")
+    return x, gamma, beta
+
+
+@settings(max_examples=10)
+@given(images_and_parameters(), st.booleans())
+def test_normalising_images_per_channel_gives_gradients_to_second_order(x_gamma_beta, training):
+    channels = x_gamma_beta[1].shape
+    statistics = (
+        {}
+        if training
+        else {"running_mean": np.full(channels, 0.5), "running_var": np.full(channels, 2.0)}
+    )
+
+    def normalise(x, gamma, beta):
+        return BatchNorm.do_forward(
+            x,
+            gamma,
+            beta,
+            training=training,
+            axes=(0, 2, 3),
+            **{k: v.astype(x.dtype) for k, v in statistics.items()},
+        )
+
+    check_gradients(normalise, *x_gamma_beta, order=2)
+
+
+@settings(max_examples=10)
+@given(images_and_parameters())
+def test_normalising_images_per_channel_matches_torch_batch_norm_with_running_statistics(
+    x_gamma_beta,
+):
+    torch = pytest.importorskip("torch")
+    x, gamma, beta = x_gamma_beta
+    channels = gamma.shape[0]
+    mean, var = np.zeros(channels), np.ones(channels)
+    their_mean, their_var = (
+        torch.zeros(channels, dtype=torch.float64),
+        torch.ones(channels, dtype=torch.float64),
+    )
+    for training in (True, False):
+        node = TensorNode(x, requires_grad=True)
+        y = batch_norm(
+            node,
+            TensorNode(gamma),
+            TensorNode(beta),
+            training=training,
+            running_mean=mean,
+            running_var=var,
+            momentum=0.3,
+            axes=(0, 2, 3),
+        )
+        (y * y).sum().backward()
+        tx = torch.tensor(x, requires_grad=True)
+        t = torch.nn.functional.batch_norm(
+            tx, their_mean, their_var, torch.tensor(gamma), torch.tensor(beta), training, 0.3, 1e-5
+        )
+        (t * t).sum().backward()
+        np.testing.assert_allclose(y.value, t.detach().numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(node.grad, tx.grad.numpy(), rtol=1e-8, atol=1e-8)
+        np.testing.assert_allclose(mean, their_mean.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(var, their_var.numpy(), rtol=1e-12)
