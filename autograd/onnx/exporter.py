@@ -20,7 +20,7 @@ import numpy as np
 from autograd.errors import MissingPackageError, OnnxExportError
 from autograd.graph import OpNode, walk
 from autograd.modes import enable_grad
-from autograd.ops import Expand, Reshape
+from autograd.ops import AvgUnpool2d, ConvTranspose2d, Expand, Reshape
 from autograd.tensor import TensorNode
 
 #: The ONNX operator set the exported models use (ONNX 1.13 and ONNX Runtime 1.14 onwards).
@@ -29,9 +29,15 @@ OPSET = 18
 IR_VERSION = 8
 #: The name of the dynamic batch axis in the model's inputs and outputs.
 BATCH = "batch"
-#: Ops whose mappings turn sizes that follow the batch into run-time sizes themselves; any other
-#: op whose constants change with the batch cannot be exported with a dynamic batch axis.
-BATCH_AWARE = (Reshape, Expand)
+#: The constants that may change with the batch, by op: their mappings turn sizes that follow
+#: the batch into run-time sizes, or read only sizes that do not (the images' height and width).
+#: Any other op whose constants change with the batch cannot be exported with a dynamic batch.
+BATCH_SIZED = {
+    Reshape: {"shape"},
+    Expand: {"shape"},
+    ConvTranspose2d: {"input_shape"},
+    AvgUnpool2d: {"input_shape"},
+}
 
 
 def import_package(name: str, extra: str, purpose: str):
@@ -149,9 +155,9 @@ def pair_ops(trace: Trace, twin: Trace) -> dict[int, OpNode]:
             "example's batch size only"
         )
     for a, b in zip(trace.ops, twin.ops):
-        if a.op in BATCH_AWARE:
-            continue
         for key in a.constants.keys() | b.constants.keys():
+            if key in BATCH_SIZED.get(a.op, ()):
+                continue
             if not same_constant(a.constants.get(key), b.constants.get(key)):
                 raise OnnxExportError(
                     f"export: {a.op.__name__}'s constant {key!r} changes with the batch size, "

@@ -18,8 +18,13 @@ from autograd.onnx.exporter import Call, OnnxGraph
 from autograd.ops import (
     Abs,
     Add,
+    AvgPool2d,
+    AvgUnpool2d,
     BatchNorm,
     Cast,
+    Conv2d,
+    Conv2dWeightGrad,
+    ConvTranspose2d,
     Div,
     Exp,
     Expand,
@@ -27,6 +32,8 @@ from autograd.ops import (
     LogSoftmax,
     MatMul,
     Max,
+    MaxPool2d,
+    MaxUnpool2d,
     Mean,
     Mul,
     Neg,
@@ -42,7 +49,9 @@ from autograd.ops import (
     Sum,
     Tanh,
     Transpose,
+    WindowGather2d,
 )
+from autograd.ops.conv import conv_arguments, pool_arguments
 from autograd.ops.reduce import normalize_axes
 
 INT64_MAX = int(np.iinfo(np.int64).max)
@@ -264,8 +273,9 @@ def scatter(graph: OnnxGraph, call: Call) -> str:
 
 def batch_norm(graph: OnnxGraph, call: Call) -> str:
     """Batch norm with running statistics: ONNX's BatchNormalization (inference form), whose
-    channels are axis 1. Over several feature axes (x of shape (n, *features)), the features are
-    flattened into one axis around it."""
+    channels are axis 1 (BatchNorm1d, and BatchNorm2d's axes (0, 2, 3)). Over several feature
+    axes (axes (0,), x of shape (n, *features)), the features are flattened into one axis
+    around it."""
     constants = call.constants
     if constants.get("training", True):
         raise OnnxExportError(
@@ -285,8 +295,15 @@ def batch_norm(graph: OnnxGraph, call: Call) -> str:
             )
         )
     eps = float(constants.get("eps", 1e-5))
-    if value.ndim == 2:
+    axes = tuple(constants.get("axes", (0,)))
+    if value.ndim == 2 or axes == (0, *range(2, value.ndim)):  # one statistic per channel
         return graph.add("BatchNormalization", [x, gamma, beta, *statistics], epsilon=eps)
+    if axes != (0,):
+        raise OnnxExportError(
+            f"export: BatchNorm over axes {axes} of shape {value.shape} has no ONNX form here "
+            "(ONNX normalises over every axis but the channels, axis 1); move the channels to "
+            "axis 1 first"
+        )
     flat = graph.int64s([-1], "shape")
     gamma, beta, *statistics = [graph.add("Reshape", [p, flat]) for p in [gamma, beta, *statistics]]
     rows = graph.add("Reshape", [x, graph.int64s([0, -1], "shape")])
@@ -303,6 +320,194 @@ def softmax_cross_entropy(graph: OnnxGraph, call: Call) -> str:
     return graph.add(
         "SoftmaxCrossEntropyLoss", [logits, labels], reduction=reduction, ignore_index=ignore_index
     )
+
+
+# ----- convolution and pooling (NCHW, as ONNX) -----------------------------------------------
+
+
+def onnx_pads(padding: tuple[int, int, int, int]) -> list[int]:
+    """The engine's (top, bottom, left, right) as ONNX's [top, left, bottom, right]."""
+    top, bottom, left, right = padding
+    return [top, left, bottom, right]
+
+
+def convolution(graph: OnnxGraph, call: Call) -> str:
+    """Conv2d: ONNX's Conv, with the bias as its third input when there is one."""
+    x, weight = call.input_values[:2]
+    stride, padding, dilation, groups = conv_arguments(
+        "Conv2d", x.shape, weight.shape, *conv_constants(call.constants)
+    )
+    return graph.add(
+        "Conv",
+        same_type(graph, call),
+        kernel_shape=list(weight.shape[2:]),
+        strides=list(stride),
+        pads=onnx_pads(padding),
+        dilations=list(dilation),
+        group=groups,
+    )
+
+
+def conv_constants(constants: dict) -> tuple:
+    return tuple(
+        constants.get(name, default)
+        for name, default in [("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1)]
+    )
+
+
+def transposed_convolution(
+    graph, inputs, weight_shape, stride, padding, dilation, groups, grad_size, input_shape
+) -> str:
+    """ONNX's ConvTranspose, its output padding chosen to give back ``input_shape``'s height
+    and width (rows that no window reached are zeros, in ONNX as here)."""
+    extra = []
+    for axis in (0, 1):
+        kernel, size = weight_shape[2 + axis], input_shape[2 + axis]
+        before, after = padding[2 * axis], padding[2 * axis + 1]
+        span = dilation[axis] * (kernel - 1) + 1
+        extra.append(size - (stride[axis] * (grad_size[axis] - 1) + span - before - after))
+    return graph.add(
+        "ConvTranspose",
+        inputs,
+        kernel_shape=list(weight_shape[2:]),
+        strides=list(stride),
+        pads=onnx_pads(padding),
+        dilations=list(dilation),
+        group=groups,
+        output_padding=extra,
+    )
+
+
+def conv_transpose(graph: OnnxGraph, call: Call) -> str:
+    """ConvTranspose2d (Conv2d's input gradient): ONNX's ConvTranspose, whose weight layout
+    (in, out / groups, kh, kw) is Conv2d's weight read the other way."""
+    grad, weight = call.input_values
+    c = call.constants
+    return transposed_convolution(
+        graph,
+        same_type(graph, call),
+        weight.shape,
+        c["stride"],
+        c["padding"],
+        c["dilation"],
+        c["groups"],
+        grad.shape[2:],
+        c["input_shape"],
+    )
+
+
+def conv_weight_grad(graph: OnnxGraph, call: Call) -> str:
+    """Conv2dWeightGrad (Conv2d's weight gradient): a convolution of x with dL/dy in which the
+    batch plays the channels: Conv(x^T, g^T) with stride and dilation swapped, its surplus rows
+    and columns cut to the kernel, then transposed back to (out, in, kh, kw)."""
+    c = call.constants
+    if c["groups"] != 1:
+        raise OnnxExportError(
+            "export: Conv2dWeightGrad (the weight gradient of a grouped convolution) has no ONNX "
+            "form here; export a graph without gradients of grouped convolutions"
+        )
+    x, grad = (graph.add("Transpose", [name], perm=[1, 0, 2, 3]) for name in same_type(graph, call))
+    kernel = list(c["kernel_size"])
+    y = graph.add(
+        "Conv",
+        [x, grad],
+        kernel_shape=list(call.input_values[1].shape[2:]),
+        strides=list(c["dilation"]),
+        pads=onnx_pads(c["padding"]),
+        dilations=list(c["stride"]),
+    )
+    zeros, ends = graph.int64s([0, 0], "starts"), graph.int64s(kernel, "ends")
+    y = graph.add("Slice", [y, zeros, ends, graph.int64s([2, 3], "axes")])
+    return graph.add("Transpose", [y], perm=[1, 0, 2, 3])
+
+
+def pooling(onnx_type: str, **attributes):
+    """MaxPool2d and AvgPool2d: ONNX's MaxPool and AveragePool (for the average, padding counts
+    as zeros: count_include_pad, PyTorch's default and ours)."""
+
+    def mapping(graph: OnnxGraph, call: Call) -> str:
+        kernel, stride, padding, _ = pool_arguments(
+            call.op_node.op.__name__,
+            call.input_values[0],
+            call.constants["kernel_size"],
+            call.constants.get("stride"),
+            call.constants.get("padding", 0),
+        )
+        return graph.add(
+            onnx_type,
+            [call.inputs[0]],
+            kernel_shape=list(kernel),
+            strides=list(stride),
+            pads=onnx_pads(padding),
+            **attributes,
+        )
+
+    mapping.__name__ = mapping.__qualname__ = onnx_type.lower()
+    return mapping
+
+
+def avg_unpool(graph: OnnxGraph, call: Call) -> str:
+    """AvgUnpool2d (AvgPool2d's gradient): a transposed convolution of each channel with a
+    kernel of 1 / (kh * kw)."""
+    x = call.input_values[0]
+    kernel, stride, padding = (call.constants[k] for k in ("kernel", "stride", "padding"))
+    channels = x.shape[1]
+    weight = np.full((channels, 1, *kernel), 1 / (kernel[0] * kernel[1]), dtype=x.dtype)
+    inputs = [call.inputs[0], graph.constant(weight, "weight")]
+    input_shape = call.constants["input_shape"]
+    return transposed_convolution(
+        graph, inputs, weight.shape, stride, padding, (1, 1), channels, x.shape[2:], input_shape
+    )
+
+
+def window_positions(call: Call, input_shape) -> np.ndarray:
+    """For each window of a max pooling, where its remembered maximum is in the flattened input,
+    or -1 where it lies in the padding."""
+    argmax, kernel = call.constants["argmax"], call.constants["kernel"]
+    stride, (top, _, left, _) = call.constants["stride"], call.constants["padding"]
+    n, c, p, q = np.indices(argmax.shape, dtype=np.int64)
+    i, j = np.divmod(argmax.astype(np.int64), kernel[1])
+    rows, columns = p * stride[0] + i - top, q * stride[1] + j - left
+    _, channels, height, width = input_shape
+    inside = (rows >= 0) & (rows < height) & (columns >= 0) & (columns < width)
+    return np.where(inside, ((n * channels + c) * height + rows) * width + columns, -1)
+
+
+def static_only(call: Call) -> None:
+    if call.input_dynamic_axes(0):
+        raise OnnxExportError(
+            f"export: {call.op_node.op.__name__} is written for a fixed shape (its positions are "
+            "computed now), but its input follows the batch; pass dynamic_batch=False"
+        )
+
+
+def window_gather(graph: OnnxGraph, call: Call) -> str:
+    """WindowGather2d (MaxUnpool2d's gradient): Gather from the flattened input, with a zero
+    appended for positions in the padding."""
+    static_only(call)
+    x = call.input_values[0]
+    positions = window_positions(call, x.shape)
+    positions = np.where(positions < 0, x.size, positions)  # the appended zero
+    flat = graph.add("Reshape", [call.inputs[0], graph.int64s([-1], "shape")])
+    zero = graph.constant(np.zeros(1, dtype=x.dtype), "zero")
+    padded = graph.add("Concat", [flat, zero], axis=0)
+    return graph.add("Gather", [padded, graph.constant(positions, "index")], axis=0)
+
+
+def max_unpool(graph: OnnxGraph, call: Call) -> str:
+    """MaxUnpool2d (MaxPool2d's gradient): ScatterElements (adding) into flattened zeros at the
+    remembered maxima; values whose maximum lies in the padding are dropped."""
+    static_only(call)
+    x, input_shape = call.input_values[0], call.constants["input_shape"]
+    positions = window_positions(call, input_shape).reshape(-1)
+    kept = np.flatnonzero(positions >= 0)
+    flat = graph.add("Reshape", [call.inputs[0], graph.int64s([-1], "shape")])
+    if len(kept) < len(positions):
+        flat = graph.add("Gather", [flat, graph.constant(kept, "index")], axis=0)
+    zeros = graph.constant(np.zeros(int(np.prod(input_shape)), dtype=x.dtype), "zeros")
+    index = graph.constant(positions[kept], "index")
+    added = graph.add("ScatterElements", [zeros, index, flat], axis=0, reduction="add")
+    return graph.add("Reshape", [added, graph.int64s(input_shape, "shape")])
 
 
 #: Each op of the engine and the function that writes it in ONNX.
@@ -333,4 +538,12 @@ MAPPINGS = {
     Cast: cast,
     BatchNorm: batch_norm,
     SoftmaxCrossEntropy: softmax_cross_entropy,
+    Conv2d: convolution,
+    ConvTranspose2d: conv_transpose,
+    Conv2dWeightGrad: conv_weight_grad,
+    MaxPool2d: pooling("MaxPool"),
+    AvgPool2d: pooling("AveragePool", count_include_pad=1),
+    MaxUnpool2d: max_unpool,
+    WindowGather2d: window_gather,
+    AvgUnpool2d: avg_unpool,
 }

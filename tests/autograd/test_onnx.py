@@ -18,8 +18,24 @@ import nn
 from autograd import Op, TensorNode
 from autograd import functional as AF
 from autograd.errors import MissingPackageError, OnnxExportError
-from autograd.ops import Scatter
-from autograd.testing import arrays, axes, broadcastable_arrays, shapes
+from autograd.ops import (
+    AvgUnpool2d,
+    Conv2dWeightGrad,
+    ConvTranspose2d,
+    MaxPool2d,
+    MaxUnpool2d,
+    Scatter,
+    WindowGather2d,
+)
+from autograd.ops.conv import conv_arguments, pool_arguments
+from autograd.testing import (
+    arrays,
+    axes,
+    broadcastable_arrays,
+    convolutions,
+    poolings,
+    shapes,
+)
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
@@ -39,7 +55,7 @@ def export(fn, *inputs, **options):
 
 
 def engine(fn, *inputs):
-    result = fn(*[TensorNode(x) for x in inputs])
+    result = fn(*[TensorNode(x, requires_grad=True) for x in inputs])  # as export records it
     return [y.value for y in (result if isinstance(result, tuple) else (result,))]
 
 
@@ -56,7 +72,8 @@ def assert_round_trip(fn, *inputs, other_batches=(), **options):
         assert len(got) == len(expected)
         for a, b in zip(got, expected):
             assert a.shape == b.shape and a.dtype == b.dtype
-            np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-6)
+            scale = 1 + float(np.abs(b).max(initial=0))  # sums may cancel: float32 of it
+            np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-5 * scale)
     return model
 
 
@@ -292,6 +309,100 @@ def test_float64_models_round_trip():
     assert_round_trip(lambda x: (x @ w).tanh().softmax(axis=1), x, other_batches=(1, 7))
 
 
+@few
+@given(drawn=convolutions(dtype=np.float32))
+def test_conv2d_round_trips_at_any_batch_size(drawn):
+    x, w, b, arguments = drawn
+    weight = TensorNode(w)
+    bias = None if b is None else TensorNode(b)
+    fn = lambda x: AF.conv2d(x, weight, bias, **arguments)  # noqa: E731
+    assert_round_trip(fn, x, other_batches=(len(x) + 2,))
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+@few
+@given(drawn=poolings(dtype=np.float32))
+def test_poolings_round_trip_at_any_batch_size(name, drawn):
+    x, arguments = drawn
+    fn = lambda x: getattr(AF, name)(x, **arguments)  # noqa: E731
+    assert_round_trip(fn, x, other_batches=(len(x) + 2,))
+
+
+def normalized(x, w, arguments):
+    stride, padding, dilation, groups = conv_arguments(
+        "Conv2d",
+        x.shape,
+        w.shape,
+        *(arguments[k] for k in ("stride", "padding", "dilation", "groups")),
+    )
+    return dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+@few
+@given(drawn=convolutions(dtype=np.float32))
+def test_conv_gradient_ops_round_trip(drawn):
+    x, w, _, arguments = drawn
+    arguments = normalized(x, w, arguments)
+    g = AF.conv2d(x, w, **arguments).value.copy()  # dL/dy of the convolution's shape
+    weight = TensorNode(w)
+
+    def input_grad(g):
+        return ConvTranspose2d.do_forward(g, weight, input_shape=x.shape, **arguments)
+
+    def weight_grad(x, g):
+        return Conv2dWeightGrad.do_forward(x, g, kernel_size=w.shape[2:], **arguments)
+
+    assert_round_trip(input_grad, g, dynamic_batch=False)
+    if arguments["groups"] == 1:
+        assert_round_trip(weight_grad, x, g, dynamic_batch=False)
+    else:
+        with pytest.raises(OnnxExportError, match="grouped convolution"):
+            export(weight_grad, x, g, dynamic_batch=False)
+
+
+@few
+@given(drawn=poolings(dtype=np.float32))
+def test_pooling_gradient_ops_round_trip(drawn):
+    x, arguments = drawn
+    context: dict = {}
+    y = MaxPool2d.forward(context, x, **arguments)
+    kernel, stride, padding, _ = pool_arguments("MaxPool2d", x, **arguments)
+    windows = dict(argmax=context["argmax"], kernel=kernel, stride=stride, padding=padding)
+
+    def max_unpool(g):
+        return MaxUnpool2d.do_forward(g, input_shape=x.shape, **windows)
+
+    def window_gather(x):
+        return WindowGather2d.do_forward(x, **windows)
+
+    def avg_unpool(g):
+        spread = dict(kernel=kernel, stride=stride, padding=padding)
+        return AvgUnpool2d.do_forward(g, input_shape=x.shape, **spread)
+
+    assert_round_trip(max_unpool, y, dynamic_batch=False)
+    assert_round_trip(window_gather, x, dynamic_batch=False)
+    assert_round_trip(avg_unpool, y, dynamic_batch=False)
+
+
+@pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
+def test_the_input_gradient_of_a_small_cnn_exports_at_any_batch_size(pool):
+    rng = np.random.default_rng(0)
+    w = TensorNode(rng.normal(size=(4, 2, 3, 3)).astype(np.float32))
+
+    def input_gradient(x):  # ConvTranspose2d, MaxUnpool2d or AvgUnpool2d, ... in the graph
+        y = getattr(AF, pool)(AF.conv2d(x, w, padding=1).tanh(), 2)
+        (grad,) = autograd.grad((y * y).sum(), [x], create_graph=True)
+        return grad
+
+    x = rng.normal(size=(2, 2, 6, 6)).astype(np.float32)
+    if pool == "avg_pool2d":
+        assert_round_trip(input_gradient, x, other_batches=(1, 3))
+    else:  # MaxUnpool2d's remembered maxima are constants of the example's shape
+        with pytest.raises(OnnxExportError, match="argmax.*dynamic_batch=False"):
+            export(input_gradient, x)
+        assert_round_trip(input_gradient, x, dynamic_batch=False)
+
+
 def test_every_op_of_the_engine_has_a_mapping():
     assert set(autograd.onnx.MAPPINGS) == {getattr(autograd, name) for name in autograd.ops.__all__}
 
@@ -316,6 +427,29 @@ def test_the_mlp_runs_in_onnx_runtime_at_several_batch_sizes(batchnorm):
     model.eval()
     for size in (1, 4, 17, 100):
         batch = np.random.default_rng(size).normal(size=(size, 12)).astype(np.float32)
+        (got,) = autograd.onnx.run(exported, batch)
+        np.testing.assert_allclose(got, model(batch).value, rtol=1e-5, atol=1e-5)
+
+
+def test_a_cnn_with_batch_norm_runs_in_onnx_runtime_at_several_batch_sizes():
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1, rng=0),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 6, 3, stride=2, rng=1),
+        nn.AvgPool2d(2, stride=1),
+        nn.Flatten(),
+        nn.Linear(6, 3, rng=2),
+    )
+    for _ in range(3):  # training mode: batch norm's running statistics move
+        model(rng.normal(1.0, 2.0, size=(8, 1, 10, 10)).astype(np.float32))
+    exported = export(model, np.zeros((2, 1, 10, 10), np.float32))
+    assert "BatchNormalization" in [node.op_type for node in exported.graph.node]
+    model.eval()
+    for size in (1, 5, 32):
+        batch = rng.normal(size=(size, 1, 10, 10)).astype(np.float32)
         (got,) = autograd.onnx.run(exported, batch)
         np.testing.assert_allclose(got, model(batch).value, rtol=1e-5, atol=1e-5)
 
