@@ -1,7 +1,8 @@
-"""Train an MLP on MNIST, Fashion-MNIST or CIFAR-10 from the command line.
+"""Train an MLP or a CNN on MNIST, Fashion-MNIST or CIFAR-10 from the command line.
 
     python -m nn.train                                   # MNIST, the default recipe
     python -m nn.train --dataset fashion-mnist --epochs 3
+    python -m nn.train --dataset fashion-mnist --model cnn --channels 32-64 --augment
     python -m nn.train --evaluate runs/mnist             # reload a run, report test accuracy
     python -m nn.train --grid lr=1e-3,1e-2 hidden=256,512x2 --epochs 5
 
@@ -9,7 +10,8 @@ A run writes to its own folder (``runs/<dataset>``, ``runs/<dataset>-2``, ... un
 names one): ``config.json`` (every option, including the data folder used, so the run can be
 reloaded), ``metrics.csv`` and ``metrics.json`` (one row per epoch, rewritten after each epoch so
 an interrupted run loses nothing), ``model.npz`` (the best model by validation accuracy),
-``summary.json``, ``curves.png`` and ``confusion.png``. A folder that holds another run is never
+``summary.json``, ``curves.png`` and ``confusion.png``, and for a CNN ``filters.png`` (its first
+layer's learnt filters). A folder that holds another run is never
 written into, unless ``--overwrite`` says so; then the old run is removed first.
 
 This module holds the configuration, the loop, evaluation and the command line; the run folders
@@ -36,7 +38,7 @@ from autograd import TensorNode, no_grad
 from nn import data as datasets
 from nn import functional as F
 from nn import plots, runs
-from nn.data.prepare import Data, flat, load_data, split_sizes
+from nn.data.prepare import Data, as_images, flat, load_data, split_sizes
 from nn.errors import (
     DatasetError,
     DivergedError,
@@ -51,10 +53,13 @@ from nn.options import (
     add_options,
     at_least,
     check_value,
+    conv_stages,
     flag,
     fraction,
     non_negative,
     option,
+    parse_bool,
+    parse_channels,
     parse_hidden,
     parse_int,
     parse_value,
@@ -76,6 +81,7 @@ __all__ = [
 ]
 
 PROG = "python -m nn.train"
+MODELS = ("mlp", "cnn")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine")
@@ -94,14 +100,24 @@ class TrainConfig:
     data_root: str | None = option(
         None, "dataset folder", unset="$AUTOGRAD_DATA, else a per-user cache", metavar="DIR"
     )
+    model: str = option(
+        "mlp", "network: an MLP, or a CNN (--channels, then --hidden)", choices=MODELS
+    )
+    channels: str = option(
+        "32-64",
+        "CNN stages, each 3x3 convolutions then a 2x2 max pool: 32-64, or 32x2-64x2 for two"
+        " convolutions of 32 channels, pool, two of 64, pool",
+        conv_stages,
+        metavar="STAGES",
+    )
     hidden: list[int] = option(
         lambda: [512, 256],
-        "hidden widths: 512-256, or 512x2 for two layers of 512",
+        "hidden widths (of a CNN: after its convolutions): 512-256, or 512x2 for two layers of 512",
         widths,
         parse=parse_hidden,
     )
     activation: str = option("relu", "activation after each hidden layer", choices=ACTIVATIONS)
-    batchnorm: bool = option(True, "batch normalisation after each hidden Linear")
+    batchnorm: bool = option(True, "batch normalisation after each hidden Linear and each conv")
     dropout: float = option(0.2, "dropout probability after each hidden layer", fraction)
     optimizer: str = option("adam", "optimiser", choices=OPTIMIZERS)
     lr: float = option(1e-3, "learning rate", positive)
@@ -114,7 +130,21 @@ class TrainConfig:
     epochs: int = option(15, "passes over the training images", at_least(1))
     batch_size: int = option(128, "images per step", at_least(1))
     val_split: float = option(0.1, "fraction of the training images held out", fraction)
-    augment: bool = option(False, "random shifts, and flips except for MNIST")
+    augment: bool = option(False, "random crops (shifts) and horizontal flips of training images")
+    crop_padding: int | None = option(
+        None,
+        "zero padding of the random crops, in pixels; 0: no crops (with --augment)",
+        at_least(0),
+        unset="2 for the MNISTs, 4 for CIFAR-10",
+        parse=parse_int,
+    )
+    flip: bool | None = option(
+        None,
+        "mirror each image left-right with probability 1/2: true or false (with --augment)",
+        unset="true, but false for MNIST's digits",
+        parse=parse_bool,
+        metavar="BOOL",
+    )
     seed: int = option(0, "seed of every random choice (split, init, dropout, order)", at_least(0))
     limit_train: int | None = option(
         None, "use only this many training images", at_least(1), unset="all", parse=parse_int
@@ -132,6 +162,12 @@ class TrainConfig:
             problem = check_value(spec, getattr(self, spec.name))
             if problem:
                 raise OptionError(flag(spec.name), problem)
+        if not self.augment:
+            for name in ("crop_padding", "flip"):
+                if getattr(self, name) is not None:
+                    raise OptionError(
+                        flag(name), "needs --augment: without it there is no crop or flip"
+                    )
         total = datasets.TRAIN_SIZES[self.dataset]
         split_sizes(total if self.limit_train is None else min(total, self.limit_train), self)
 
@@ -156,10 +192,32 @@ def grid_keys() -> list[str]:
 # ----- model and optimiser -------------------------------------------------------------------
 
 
-def build_model(config: TrainConfig, in_features: int, classes: int = 10) -> nn.MLP:
-    """The MLP that ``config`` describes, its weights drawn from ``config.seed``."""
+def build_model(
+    config: TrainConfig, image_shape: int | Sequence[int], classes: int = 10
+) -> nn.MLP | nn.CNN:
+    """The MLP or CNN that ``config`` describes, its weights drawn from ``config.seed``.
+
+    ``image_shape`` is one image's (C, H, W) or (H, W); an MLP takes a number of features too.
+
+    >>> build_model(TrainConfig(model="cnn", channels="32-64", hidden=[128]), (1, 28, 28))
+    """
+    if config.model == "cnn":
+        if isinstance(image_shape, int) or len(image_shape) not in (2, 3):
+            raise ValueError(f"a CNN needs the image shape (C, H, W), got {image_shape!r}")
+        channels, height, width = (1, *image_shape) if len(image_shape) == 2 else image_shape
+        return nn.CNN(
+            channels,
+            (height, width),
+            parse_channels(config.channels),
+            config.hidden,
+            classes,
+            activation=config.activation,
+            batchnorm=config.batchnorm,
+            dropout=config.dropout,
+            rng=config.seed,
+        )
     return nn.MLP(
-        in_features,
+        int(np.prod(image_shape)),
         config.hidden,
         classes,
         activation=config.activation,
@@ -193,14 +251,19 @@ def build_optimizer(config: TrainConfig, model: nn.Module):
     return optimizer, schedule
 
 
-def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 1000):
+def model_input(model: nn.Module, images: np.ndarray) -> TensorNode:
+    """A batch of images as the model takes them: NCHW for a CNN, rows of features for an MLP."""
+    return TensorNode(as_images(images) if isinstance(model, nn.CNN) else flat(images))
+
+
+def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 250):
     """Mean cross-entropy, accuracy and class predictions, in evaluation mode, with no graph."""
     was_training = model.training
     model.eval()
     total_loss, predictions = 0.0, []
     with no_grad():
         for start in range(0, len(x), batch_size):
-            logits = model(TensorNode(flat(x[start : start + batch_size])))
+            logits = model(model_input(model, x[start : start + batch_size]))
             labels = y[start : start + batch_size]
             total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
             predictions.append(logits.value.argmax(axis=1))
@@ -231,8 +294,8 @@ def train_one_epoch(model, optimizer, loader, config, rng, progress, epoch=1):
     started = time.perf_counter()
     for step, (xb, yb) in enumerate(loader, 1):
         if config.augment:
-            xb = datasets.augment(xb, config.dataset, rng)
-        logits = model(TensorNode(flat(xb)))
+            xb = datasets.augment(xb, config.dataset, rng, config.crop_padding, config.flip)
+        logits = model(model_input(model, xb))
         loss = F.cross_entropy(logits, yb)
         if not math.isfinite(loss.item()):
             raise DivergedError(
@@ -289,7 +352,7 @@ def fit(
     statistics = {"mean": data.mean.tolist(), "std": data.std.tolist()}
     runs.write_json(out / "normalization.json", statistics)
     nn.manual_seed(config.seed)  # anything not seeded below draws from here
-    model = build_model(config, data.in_features)
+    model = build_model(config, data.image_shape)
     optimizer, schedule = build_optimizer(config, model)
     loader = datasets.DataLoader(
         data.x_train, data.y_train, config.batch_size, shuffle=True, rng=config.seed
@@ -361,6 +424,8 @@ def fit(
             datasets.CLASS_NAMES[config.dataset],
             out / "confusion.png",
         )
+        if isinstance(model, nn.CNN):
+            plots.plot_filters(model.first_filters(), out / "filters.png", runs.run_title(config))
     summary = runs.write_summary(out, summary)
     if summary["test_accuracy"] is not None:
         say(f"test accuracy {summary['test_accuracy']:.4f}")
@@ -394,7 +459,7 @@ def evaluate_run(run_dir: Path, data_root: str | None = None) -> dict:
         config.data_root = data_root
     # The test set is normalised with the run's training statistics, as in training.
     data = load_data(config, json.loads((run_dir / "normalization.json").read_text()))
-    model = build_model(config, data.in_features).load(run_dir / "model.npz")
+    model = build_model(config, data.image_shape).load(run_dir / "model.npz")
     _, test_acc, predictions = evaluate(model, data.x_test, data.y_test)
     return {
         "test_accuracy": test_acc,
@@ -412,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = Parser(
         prog=PROG,
-        description="Train an MLP on MNIST, Fashion-MNIST or CIFAR-10.",
+        description="Train an MLP or a CNN on MNIST, Fashion-MNIST or CIFAR-10.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
         epilog="Each run writes to its own folder; see the README's training section.",
@@ -464,6 +529,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"test accuracy {result['test_accuracy']:.4f}")
             return 0
         config = TrainConfig(**given)
+        if "channels" in given and config.model != "cnn":
+            raise OptionError("--channels", "shapes the stages of a CNN: add --model cnn")
         if args.grid:
             from nn import grid  # the grid builds on this module, so it is imported here
 
