@@ -63,8 +63,8 @@ def test_a_small_cnn_trained_one_epoch_on_3000_fashion_mnist_images_passes_75_pe
     result = run_command(
         tmp_path,
         "--dataset", "fashion-mnist", "--model", "cnn", "--channels", "8-16", "--hidden", "32",
-        "--limit-train", "3000", "--epochs", "1", "--batch-size", "32", "--lr", "3e-3", "--out", "run",
-        "--quiet",
+        "--limit-train", "3000", "--epochs", "1", "--batch-size", "32", "--lr", "3e-3",
+        "--out", "run", "--quiet",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
 
