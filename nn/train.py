@@ -365,7 +365,7 @@ def fit(
     history: list[dict] = []
     best_state, best_val = model.state_dict(), -math.inf
     interrupted, diverged = False, None
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     # Overflow and NaN are caught by the loss check in train_one_epoch, with a better message.
     quiet_numpy = np.errstate(over="ignore", invalid="ignore", divide="ignore")
     try:
@@ -412,6 +412,8 @@ def fit(
 
     seconds = time.perf_counter() - started
     summary = runs.new_summary(history, best_val, interrupted, diverged, seconds)
+    # On a shared machine the wall-clock time grows with the others' load; the CPU time does not.
+    summary["train_cpu_seconds"] = round(time.process_time() - cpu_started, 2)
     if history:  # the best epoch's model; with no finished epoch there is nothing to keep
         model.load_state_dict(best_state)
         model.save(out / "model.npz")
