@@ -11,8 +11,8 @@ names one): ``config.json`` (every option, including the data folder used, so th
 reloaded), ``metrics.csv`` and ``metrics.json`` (one row per epoch, rewritten after each epoch so
 an interrupted run loses nothing), ``model.npz`` (the best model by validation accuracy),
 ``summary.json``, ``curves.png`` and ``confusion.png``, and for a CNN ``filters.png`` (its first
-layer's learnt filters). A folder that holds another run is never
-written into, unless ``--overwrite`` says so; then the old run is removed first.
+layer's learnt filters). A folder that holds another run is never written into, unless
+``--overwrite`` says so; then the old run is removed first.
 
 This module holds the configuration, the loop, evaluation and the command line; the run folders
 live in ``nn.runs``, the option machinery in ``nn.options``, the grid in ``nn.grid`` and the
@@ -168,6 +168,17 @@ class TrainConfig:
                     raise OptionError(
                         flag(name), "needs --augment: without it there is no crop or flip"
                     )
+        if self.model == "cnn":
+            stages, side = (
+                len(parse_channels(self.channels)),
+                min(datasets.IMAGE_SHAPES[self.dataset][1:]),
+            )
+            if side >> stages < 1:
+                raise OptionError(
+                    "--channels",
+                    f"{stages} stages each halve the image, but {self.dataset}'s {side}x{side}"
+                    f" images allow at most {side.bit_length() - 1}",
+                )
         total = datasets.TRAIN_SIZES[self.dataset]
         split_sizes(total if self.limit_train is None else min(total, self.limit_train), self)
 

@@ -36,6 +36,9 @@ CLASS_NAMES = {
 #: Images in the official training split of each dataset.
 TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000}
 
+#: One image's (channels, height, width), as a CNN sees it.
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+
 #: Per dataset: the padding for random shifts, and whether mirror images are allowed
 #: (a mirrored digit is another symbol; a mirrored shirt is still a shirt).
 AUGMENTATION = {"mnist": (2, False), "fashion-mnist": (2, True), "cifar10": (4, True)}

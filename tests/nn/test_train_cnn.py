@@ -150,6 +150,7 @@ def test_channels_are_stages_of_convolutions_each_ending_in_a_pool():
         ({"flip": True}, "--flip: needs --augment"),
         ({"crop_padding": -1, "augment": True}, "--crop-padding: must be at least 0"),
         ({"model": "resnet"}, "--model: unknown value 'resnet'"),
+        ({"model": "cnn", "channels": "8-8-8-8-8"}, "--channels: 5 stages .* at most 4"),
     ],
 )
 def test_bad_cnn_options_are_named_before_training(changes, message):
