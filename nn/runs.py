@@ -151,8 +151,11 @@ def finished(folder: Path) -> bool:
 
 
 def run_title(config) -> str:
-    """The name of a run on its plots, e.g. ``fashion-mnist hidden=512-256_lr=0.001_epochs=15``."""
+    """The name of a run on its plots, e.g. ``fashion-mnist hidden=512-256_lr=0.001_epochs=15``
+    (a CNN's adds its ``channels``)."""
     keys = ("hidden", "lr", "epochs")
+    if getattr(config, "model", "mlp") == "cnn":
+        keys = ("channels", *keys)
     return f"{config.dataset} " + "_".join(f"{k}={show_value(getattr(config, k))}" for k in keys)
 
 

@@ -63,6 +63,34 @@ def test_a_run_folder_holds_model_onnx_that_onnx_runtime_agrees_with(run_folder)
     assert "same prediction on 10000 of 10000 test images" in onnx_line
 
 
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_the_training_commands_cnn_runs_in_onnx_runtime_at_several_batch_sizes(tmp_path, shape):
+    import autograd.onnx
+    from nn import train
+
+    config = train.TrainConfig(model="cnn", channels="4-8x2", hidden=[16], seed=1)
+    model = train.build_model(config, shape)
+    rng = np.random.default_rng(0)
+    model(rng.normal(0.5, 2.0, size=(16, *shape)).astype(np.float32))  # batch norm's statistics
+    example = train.model_input(model, np.zeros((1, *shape), np.float32)).value
+    assert train.write_onnx(model, example, tmp_path)
+    model.eval()
+    for size in (1, 3, 20):
+        images = rng.normal(size=(size, *shape)).astype(np.float32)
+        (logits,) = autograd.onnx.run(tmp_path / "model.onnx", images)
+        np.testing.assert_allclose(logits, model(images).value, rtol=1e-4, atol=1e-5)
+
+
+def test_a_cnn_run_checks_its_model_onnx_against_the_engine(tmp_path):
+    if not (SHARED / "fashion-mnist" / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip("Fashion-MNIST is not in the shared data folder")
+    cnn = ["--model", "cnn", "--channels", "4"]
+    assert run(tmp_path, *TINY, *cnn, "--out", "run").returncode == 0
+    result = run(tmp_path, "--evaluate", "run", "--onnx")
+    assert result.returncode == 0, result.stderr
+    assert "same prediction on 10000 of 10000 test images" in result.stdout
+
+
 def test_without_onnx_runtime_the_check_names_what_to_install(run_folder):
     result = run(run_folder.parent, "--evaluate", "run", "--onnx", blocked=("onnxruntime",))
     assert result.returncode == 2
