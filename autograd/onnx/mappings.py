@@ -2,8 +2,10 @@
 
 A mapping takes the graph being written and the op's ``Call`` (its ONNX input names, its
 constants, its recorded values) and returns the ONNX names of the op's outputs. Most ops are one
-ONNX node; indexing takes a few (Slice, then Squeeze or Unsqueeze), and so does batch norm over
-more than one feature axis (Reshape around BatchNormalization).
+ONNX node. A few take several: indexing (Slice, then Squeeze or Unsqueeze), batch norm over more
+than one feature axis (Reshape around BatchNormalization), the gradient ops of convolution and
+pooling (Transpose around Conv; Gather or ScatterElements on the flattened input), and a size
+that follows a dynamic batch where no 0 or -1 can say it (Shape, Mul and Concat compute it).
 
 ONNX wants both operands of Add, MatMul, ... of one type, where the engine promotes (float32 and
 float64 give float64): ``same_type`` casts each input to the type the op's output has.
