@@ -87,9 +87,21 @@ def conform(op_node, node, node_grad):
         array = node_grad = np.asarray(node_grad)
     if array.shape != value.shape:
         index = next(i for i, x in enumerate(op_node.inputs) if x is node)
+        name = op_node.op.__name__
+        # A leaf's .value can be rebound after the forward: then it is not the array the op
+        # locked (readonly.py) when it saw it.
+        if node.source is None and all(locked is not value for locked in op_node.locked):
+            raise ShapeError(
+                f"input {index} of {name} is a leaf that now has shape {value.shape}, but the "
+                f"graph saw it with shape {array.shape}: its .value was replaced by an array of "
+                "another shape after the forward that used it. A graph gives gradients for the "
+                "values it saw: change a leaf's value only after backward, then run the forward "
+                f"again (if its value was not replaced, {name}.backward is wrong)"
+            )
+        resized = " (or the leaf's array was resized in place since)" if node.source is None else ""
         raise ShapeError(
-            f"{op_node.op.__name__}.backward returned a gradient of shape {array.shape} for "
-            f"input {index} of shape {value.shape}"
+            f"{name}.backward returned a gradient of shape {array.shape} for "
+            f"input {index} of shape {value.shape}{resized}"
         )
     if array.dtype != value.dtype:
         return node_grad.astype(value.dtype)

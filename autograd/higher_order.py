@@ -72,6 +72,30 @@ def _as_tuple(value) -> tuple:
 # ----- a create_graph pass ---------------------------------------------------------------------
 
 _WITHHELD = object()
+#: The context key under which ``input_values`` keeps the arrays an op's forward received, when
+#: two of its inputs held one array (not a string: no backward reads it).
+INPUT_VALUES = object()
+
+
+def input_values(nodes: tuple, context: dict) -> list:
+    """The arrays an op's forward receives: each input's value, except that a second node
+    holding the same array (``x.value * x``, ``A @ TensorNode(A)``) gets a view of it. Saved
+    arrays are matched to input nodes by identity in a create_graph pass (``NodeContext``); with
+    one array for two nodes, the pass could not tell the constant from the leaf. Recorded ops
+    (those with a context) keep the arrays under ``INPUT_VALUES``.
+
+    >>> values = input_values((TensorNode(a), TensorNode(a)), context)   # [a, a.view()]
+    """
+    values = [x.value for x in nodes]
+    if len(nodes) < 2 or not context:
+        return values
+    seen: dict[int, object] = {}
+    for index, (value, x) in enumerate(zip(values, nodes)):
+        holder = seen.setdefault(id(value), x)
+        if holder is not x:  # another node holds this array: give this one its own view
+            values[index] = value.view()
+            context[INPUT_VALUES] = values
+    return values
 
 
 class NodeContext(dict):
@@ -81,7 +105,8 @@ class NodeContext(dict):
     constant there would silently drop a term of the second derivative."""
 
     def __init__(self, op_node, outputs: list) -> None:
-        nodes = {id(x.value): x for x in op_node.inputs}
+        values = op_node.context.get(INPUT_VALUES) or [x.value for x in op_node.inputs]
+        nodes = {id(value): x for value, x in zip(values, op_node.inputs)}
         nodes.update((id(x.value), x) for x in outputs)
         constants = op_node.op.saved_constants
         super().__init__(

@@ -15,12 +15,15 @@ from collections.abc import Iterator
 class Modes:
     """One thread's switches."""
 
-    __slots__ = ("grad_enabled", "anomaly_enabled", "scope")
+    __slots__ = ("grad_enabled", "anomaly_enabled", "scope", "tracing")
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly_enabled = False
         self.scope: tuple = ()  # what is building the graph now, outermost first
+        # While replay.trace records a step: a list of the constant nodes computed from nodes
+        # outside any op (comparisons, np.sign), and every op is recorded, needed or not.
+        self.tracing: list | None = None
 
 
 class _PerThread(threading.local):
