@@ -216,7 +216,9 @@ def make_models(problem: MLPProblem, torch=None) -> dict[str, object]:
     return models
 
 
-def check_same_work(models: dict[str, object], rtol: float = 1e-4, atol: float = 1e-5) -> float:
+def check_same_work(
+    models: dict[str, object], rtol: float = 1e-4, atol: float = 1e-5, what: str = "MLP"
+) -> float:
     """Take one step with each model and require equal losses and equal updated weights.
 
     Returns the common loss. Raises AssertionError naming the model that disagrees.
@@ -226,12 +228,12 @@ def check_same_work(models: dict[str, object], rtol: float = 1e-4, atol: float =
     reference_weights = models["numpy"].weights()
     for name, model in models.items():
         if not np.isclose(losses[name], reference_loss, rtol=rtol, atol=atol):
-            raise AssertionError(f"MLP: {name} loss {losses[name]} != numpy {reference_loss}")
+            raise AssertionError(f"{what}: {name} loss {losses[name]} != numpy {reference_loss}")
         for index, (w, w_ref) in enumerate(zip(model.weights(), reference_weights)):
             if not np.allclose(w, w_ref, rtol=rtol, atol=atol):
                 worst = float(np.abs(w - w_ref).max())
                 raise AssertionError(
-                    f"MLP: {name} parameter {index} differs from numpy after one step "
+                    f"{what}: {name} parameter {index} differs from numpy after one step "
                     f"(max abs difference {worst:.3g})"
                 )
     return reference_loss

@@ -60,29 +60,20 @@ def comparison_rows(comparison: suite.Comparison) -> list[tuple[str, str, str]]:
     return rows
 
 
+#: The timed comparisons, in the order of the report (the memory runs are number 4).
+TIMED = ("mlp", "small_ops", "long_chain")
+CONVOLUTION = ("conv", "max_pool", "cnn")  # issue 16, numbered from 5
+
+
+def _numbered(results: dict, keys: tuple[str, ...], start: int) -> list[tuple[int, str]]:
+    return list(enumerate([key for key in keys if key in results], start=start))
+
+
 def text_report(results: dict) -> str:
     """The table printed on the terminal."""
     lines = []
-    for number, key in enumerate(("mlp", "small_ops", "long_chain"), start=1):
-        comparison = results[key]
-        lines.append(f"{number}. {comparison.title}")
-        lines.append(f"   {'contender':<16}{'median':>14}{'min':>14}   ({comparison.unit})")
-        for name, median, best in comparison_rows(comparison):
-            lines.append(f"   {name:<16}{median:>14}{best:>14}")
-        for numerator, denominator in comparison.ratios:
-            text = _ratio_text(comparison, numerator, denominator)
-            lines.append(f"   {numerator} / {denominator}: {text}")
-        lines.append(f"   target: {comparison.target}: {_verdict(comparison.target_met)}")
-        if comparison.stats.get("engine, replay"):
-            lines.append(
-                f"   the same for 'engine, replay': {_verdict(comparison.replay_target_met)}"
-            )
-        lines.extend(f"   {note}" for note in comparison.notes)
-        if key == "small_ops":
-            lines.append(
-                f"   engine per op: {_chain_breakdown_text(comparison.details['breakdown'])}"
-            )
-        lines.append("")
+    for number, key in _numbered(results, TIMED, 1):
+        lines += _comparison_text(number, key, results[key])
     lines.append("4. Memory over the engine's MLP training (tracemalloc after each step, RSS)")
     for run in results["memory"]:
         lines.append(f"   {_memory_summary(run)}")
@@ -90,8 +81,32 @@ def text_report(results: dict) -> str:
     lines.append("Engine MLP step by phase and op (ms per step, timed ops):")
     lines.extend(f"   {line}" for line in _breakdown_lines(results["mlp_profile"]))
     lines.append("")
+    for number, key in _numbered(results, CONVOLUTION, 5):
+        lines += _comparison_text(number, key, results[key])
+    if "cnn_profile" in results:
+        lines.append("Engine CNN step by op (ms per step, timed ops):")
+        lines.extend(f"   {line}" for line in _op_lines(results["cnn_profile"]))
+        lines.append("")
     lines.append(f"Total benchmark time: {results['seconds']:.0f} s")
     return "\n".join(lines)
+
+
+def _comparison_text(number: int, key: str, comparison: suite.Comparison) -> list[str]:
+    lines = [f"{number}. {comparison.title}"]
+    lines.append(f"   {'contender':<16}{'median':>14}{'min':>14}   ({comparison.unit})")
+    for name, median, best in comparison_rows(comparison):
+        lines.append(f"   {name:<16}{median:>14}{best:>14}")
+    for numerator, denominator in comparison.ratios:
+        text = _ratio_text(comparison, numerator, denominator)
+        lines.append(f"   {numerator} / {denominator}: {text}")
+    lines.append(f"   target: {comparison.target}: {_verdict(comparison.target_met)}")
+    if comparison.stats.get("engine, replay"):
+        lines.append(f"   the same for 'engine, replay': {_verdict(comparison.replay_target_met)}")
+    lines.extend(f"   {note}" for note in comparison.notes)
+    if key == "small_ops":
+        lines.append(f"   engine per op: {_chain_breakdown_text(comparison.details['breakdown'])}")
+    lines.append("")
+    return lines
 
 
 def _chain_breakdown_text(breakdown: dict[str, float]) -> str:
@@ -142,6 +157,22 @@ def _breakdown_lines(breakdown: Breakdown) -> list[str]:
     return lines
 
 
+def _op_lines(breakdown: Breakdown) -> list[str]:
+    """Each phase's time, then every op's forward and backward, largest first. (Ops that run
+    inside another op's backward, such as ConvTranspose2d inside Conv2d's, are listed too: their
+    time is part of that backward's.)"""
+    lines = [
+        ", ".join(f"{phase} {seconds * 1e3:.2f}" for phase, seconds in breakdown.phases.items())
+    ]
+    ops = sorted(breakdown.op_seconds.items(), key=lambda item: -item[1])
+    lines += [
+        f"{name}.{kind} x{breakdown.op_calls[(name, kind)]:.0f}: {seconds * 1e3:.2f}"
+        for (name, kind), seconds in ops
+        if seconds * 1e3 >= 0.05
+    ]
+    return lines
+
+
 def markdown_report(
     results: dict, info: dict[str, str], command: str, rounds: int, cprofile_text: str = ""
 ) -> str:
@@ -174,7 +205,7 @@ def markdown_report(
         "| engine / torch | replay / torch |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for key in ("mlp", "small_ops", "long_chain"):
+    for key in [key for key in TIMED + CONVOLUTION if key in results]:
         comparison = results[key]
         numerator, denominator = comparison.ratios[0]
         engine = comparison.stats["engine"]
@@ -202,26 +233,10 @@ def markdown_report(
         f"see below | | flat (traced growth < {FLAT_BYTES_PER_STEP} B/step) | "
         f"{'met' if flat else 'NOT met'} | | | | |"
     )
-    for number, key in enumerate(("mlp", "small_ops", "long_chain"), start=1):
+    for number, key in _numbered(results, TIMED, 1):
         comparison = results[key]
         out += ["", f"## {number}. {comparison.title}", ""]
-        out += [f"| Contender | Median ({comparison.unit}) | Min ({comparison.unit}) |"]
-        out += ["|---|---|---|"]
-        out += [
-            f"| {name} | {median} | {best} |" for name, median, best in comparison_rows(comparison)
-        ]
-        out.append("")
-        for numerator, denominator in comparison.ratios:
-            out.append(
-                f"- {numerator} / {denominator}: {_ratio_text(comparison, numerator, denominator)}"
-            )
-        out.append(f"- Target: {comparison.target}: **{_verdict(comparison.target_met)}**")
-        if comparison.stats.get("engine, replay"):
-            out.append(
-                f"- The same target for 'engine, replay': "
-                f"**{_verdict(comparison.replay_target_met)}**"
-            )
-        out += [f"- {note}" for note in comparison.notes]
+        out += _comparison_markdown(comparison)
         if key == "small_ops":
             out.append(
                 "- Engine time per op, with every op's forward and backward timed separately "
@@ -259,6 +274,22 @@ def markdown_report(
         "",
     ]
     out += [f"- {line}" for line in _breakdown_lines(results["mlp_profile"])]
+    for number, key in _numbered(results, CONVOLUTION, 5):
+        comparison = results[key]
+        out += ["", f"## {number}. {comparison.title}", ""]
+        out += _comparison_markdown(comparison)
+    if "cnn_profile" in results:
+        out += [
+            "",
+            "## Where the engine's CNN step spends its time",
+            "",
+            "Milliseconds per step, each op's forward and backward timed as for the MLP. Conv2d's "
+            "backward calls ConvTranspose2d.forward (the input's gradient) and "
+            "Conv2dWeightGrad.forward (the weight's); MaxPool2d's calls MaxUnpool2d.forward: "
+            "those lines are parts of the backward lines, not additions to them.",
+            "",
+        ]
+        out += [f"- {line}" for line in _op_lines(results["cnn_profile"])]
     if cprofile_text:
         out += [
             "",
@@ -270,6 +301,23 @@ def markdown_report(
         ]
     out.append("")
     return "\n".join(out)
+
+
+def _comparison_markdown(comparison: suite.Comparison) -> list[str]:
+    """A comparison's table of contenders, its ratios, target and notes."""
+    out = [f"| Contender | Median ({comparison.unit}) | Min ({comparison.unit}) |", "|---|---|---|"]
+    out += [f"| {name} | {median} | {best} |" for name, median, best in comparison_rows(comparison)]
+    out.append("")
+    for numerator, denominator in comparison.ratios:
+        out.append(
+            f"- {numerator} / {denominator}: {_ratio_text(comparison, numerator, denominator)}"
+        )
+    out.append(f"- Target: {comparison.target}: **{_verdict(comparison.target_met)}**")
+    if comparison.stats.get("engine, replay"):
+        out.append(
+            f"- The same target for 'engine, replay': **{_verdict(comparison.replay_target_met)}**"
+        )
+    return out + [f"- {note}" for note in comparison.notes]
 
 
 def _sample_every(run: MemoryRun) -> int:

@@ -37,6 +37,10 @@ def run_all(torch, rounds: int, quick: bool) -> dict:
             "long_chain": suite.bench_long_chain(torch, rounds=min(rounds, 3), ops=20_000),
             "memory": suite.bench_memory(steps=40, every=10),
             "mlp_profile": suite.mlp_profile(rounds=rounds, steps=5),
+            "conv": suite.bench_conv(torch, rounds=rounds, calls=1, shape=(16, 16, 16, 16)),
+            "max_pool": suite.bench_max_pool(torch, rounds=rounds, calls=2),
+            "cnn": suite.bench_cnn(torch, rounds=rounds, steps=1, batch=32),
+            "cnn_profile": suite.cnn_profile(rounds=rounds, steps=1, batch=32),
         }
     else:
         results = {
@@ -45,6 +49,10 @@ def run_all(torch, rounds: int, quick: bool) -> dict:
             "long_chain": suite.bench_long_chain(torch, rounds=min(rounds, 5)),
             "memory": suite.bench_memory(),
             "mlp_profile": suite.mlp_profile(rounds=rounds),
+            "conv": suite.bench_conv(torch, rounds=rounds),
+            "max_pool": suite.bench_max_pool(torch, rounds=rounds),
+            "cnn": suite.bench_cnn(torch, rounds=rounds),
+            "cnn_profile": suite.cnn_profile(rounds=min(rounds, 5)),
         }
     results["seconds"] = time.perf_counter() - started
     return results

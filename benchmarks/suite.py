@@ -1,4 +1,4 @@
-"""The four benchmarks, each a function returning a ``Comparison`` (or memory runs) to report.
+"""The benchmarks, each a function returning a ``Comparison`` (or memory runs) to report.
 
 Every function takes its sizes as arguments, so the smoke test can run them all in a second
 with tiny sizes; ``run.py`` calls them with the real ones.
@@ -11,7 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 
 import autograd
-from benchmarks import chains, memory, mlp, profiling
+from benchmarks import chains, conv, memory, mlp, profiling
 from benchmarks.timing import CollectorClock, Stats, interleaved_rounds
 
 #: Said under each benchmark that times the replayed engine.
@@ -287,3 +287,140 @@ def bench_memory(
         memory.measure_memory(problem, steps=steps, every=every, gc_enabled=enabled)
         for enabled in (True, False)
     ]
+
+
+# ----- 5. convolutional networks (issue 16) --------------------------------------------------
+
+
+def bench_conv(
+    torch=None,
+    rounds: int = 9,
+    calls: int = 5,
+    shape: tuple[int, ...] = (64, 32, 16, 16),
+    out_channels: int = 64,
+    target_ratio: float = 2.0,
+) -> Comparison:
+    """Seconds per forward + backward of a 3x3 convolution with padding 1 and a bias."""
+    problem = conv.ConvProblem.make(shape, out_channels)
+    contenders = conv.conv_contenders(problem, torch)
+    conv.check_same_results("conv", contenders)
+    return _layer_comparison(
+        f"Conv2d 3x3, padding 1, {tuple(shape)} -> {out_channels} channels, forward + backward "
+        "(x, weight and bias gradients), float32",
+        contenders, rounds, calls, target_ratio,
+    )  # fmt: skip
+
+
+def bench_max_pool(
+    torch=None,
+    rounds: int = 9,
+    calls: int = 20,
+    shape: tuple[int, ...] = (64, 64, 16, 16),
+    target_ratio: float = 2.0,
+) -> Comparison:
+    """Seconds per forward + backward of 2x2 max-pooling (stride 2) after a ReLU (with ties)."""
+    contenders = conv.max_pool_contenders(conv.PoolProblem.make(shape), torch)
+    conv.check_same_results("max-pool", contenders)
+    return _layer_comparison(
+        f"MaxPool2d 2x2 on {tuple(shape)} (after a ReLU), forward + backward, float32",
+        contenders, rounds, calls, target_ratio,
+    )  # fmt: skip
+
+
+def _layer_comparison(title, contenders, rounds, calls, target_ratio) -> Comparison:
+    stats = _warm_up_then_time(
+        {name: _calls_of(run_once, calls) for name, run_once in contenders.items()}, rounds
+    )
+    stats.setdefault("torch", None)
+    comparison = Comparison(
+        title=title,
+        unit="ms",
+        scale=1e3,
+        stats=stats,
+        ratios=[("engine", "torch"), ("engine", "numpy"), ("numpy", "torch")],
+        target=f"engine <= {target_ratio:.1f}x torch",
+        target_met=None,
+        notes=[
+            f"{rounds} rounds of {calls} calls per contender; before timing, every contender "
+            "gave the same gradients.",
+            CONV_NUMPY_NOTE,
+        ],
+    )
+    ratio = comparison.ratio("engine", "torch")
+    comparison.target_met = None if ratio is None else ratio <= target_ratio
+    return comparison
+
+
+def _calls_of(run_once, calls: int):
+    return lambda: conv.timed_calls(run_once, calls)
+
+
+#: Said under each convolution benchmark.
+CONV_NUMPY_NOTE = (
+    "Times are CPU seconds of the process (time.process_time), not wall time: the machine is "
+    "shared and often loaded far beyond its 2 cores; every contender runs on one thread. "
+    "'numpy' is the same computation by hand (benchmarks/conv.py): the engine's algorithms "
+    "without a graph, keeping the patch matrix from the forward pass."
+)
+
+
+def bench_cnn(
+    torch=None,
+    rounds: int = 9,
+    steps: int = 3,
+    batch: int = 128,
+    torch_ratio: float = 2.0,
+    numpy_ratio: float = 1.10,
+) -> Comparison:
+    """Seconds per SGD step of the Fashion-MNIST CNN: engine, replayed, NumPy, PyTorch."""
+    models = conv.make_cnn_models(conv.CNNProblem.make(batch=batch), torch)
+    loss = mlp.check_same_work(models, what="CNN")
+    stats = _warm_up_then_time(
+        {name: _calls_of(model.step, steps) for name, model in models.items()}, rounds
+    )
+    stats.setdefault("torch", None)
+    comparison = Comparison(
+        title=f"CNN SGD step (Fashion-MNIST shapes, 1x28x28), batch {batch}, float32",
+        unit="ms/step",
+        scale=1e3,
+        stats=stats,
+        ratios=[
+            ("engine", "torch"),
+            ("engine", "numpy"),
+            ("engine, replay", "torch"),
+            ("engine, replay", "numpy"),
+            ("numpy", "torch"),
+        ],
+        target=f"engine <= {torch_ratio:.1f}x torch and <= {numpy_ratio:.2f}x numpy",
+        target_met=None,
+        notes=[
+            "conv 3x3 1->32 (padding 1), ReLU, max-pool 2, conv 3x3 32->64 (padding 1), ReLU, "
+            "max-pool 2, linear 3136->128, ReLU, linear 128->10, softmax cross-entropy, SGD.",
+            f"{rounds} rounds of {steps} steps per contender; before timing, one step of each "
+            f"gave the same loss ({loss:.6f}) and the same updated weights.",
+            CONV_NUMPY_NOTE,
+            REPLAY_NOTE,
+        ],
+    )
+
+    def met(name: str) -> bool | None:
+        versus_torch = comparison.ratio(name, "torch")
+        versus_numpy = comparison.ratio(name, "numpy")
+        within_numpy = versus_numpy <= numpy_ratio
+        return (
+            within_numpy if versus_torch is None else versus_torch <= torch_ratio and within_numpy
+        )
+
+    comparison.target_met, comparison.replay_target_met = met("engine"), met("engine, replay")
+    return comparison
+
+
+def cnn_profile(rounds: int = 5, steps: int = 2, batch: int = 128) -> profiling.Breakdown:
+    """The engine's CNN step split by phase and by op, as ``mlp_profile``. Conv2d's and
+    MaxPool2d's backward call the forward of ConvTranspose2d, Conv2dWeightGrad and MaxUnpool2d
+    (their backward ops): those forwards are inside the backward's time."""
+    model = conv.EngineCNN(conv.CNNProblem.make(batch=batch))
+    model.step()
+    return profiling.median_breakdown(
+        [profiling.mlp_breakdown(model, steps) for _ in range(rounds)]
+    )

@@ -17,7 +17,7 @@ import pytest
 # benchmarks/ is not an installed package; make it importable however pytest is started.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import fastpath_savings, instructions, report, suite  # noqa: E402
+from benchmarks import conv, fastpath_savings, instructions, report, suite  # noqa: E402
 from benchmarks.chains import SmallOpChain  # noqa: E402
 from benchmarks.mlp import MLPProblem, check_same_work, make_models  # noqa: E402
 from benchmarks.profiling import all_op_classes, timed_ops  # noqa: E402
@@ -25,14 +25,16 @@ from benchmarks.profiling import all_op_classes, timed_ops  # noqa: E402
 TINY_SIZES = (8, 5, 3)  # two layers: MatMul, Expand and Add twice, Relu once
 
 
-def _assert_sane_comparison(comparison: suite.Comparison, contenders: set[str]) -> None:
+def _assert_sane_comparison(
+    comparison: suite.Comparison, contenders: set[str], judged: bool = True
+) -> None:
     assert set(comparison.stats) == contenders | {"torch"}
     for name in contenders:
         stats = comparison.stats[name]
         assert len(stats.samples) == 1
         assert math.isfinite(stats.median) and stats.median > 0
         assert stats.min <= stats.median
-    assert comparison.target_met in (True, False)
+    assert comparison.target_met in ((True, False) if judged else (None,))
     assert comparison.title and comparison.unit and comparison.notes
 
 
@@ -45,6 +47,10 @@ def tiny_results():
         "long_chain": suite.bench_long_chain(None, rounds=1, ops=200),
         "memory": suite.bench_memory(steps=4, every=2, batch=4, sizes=TINY_SIZES),
         "mlp_profile": suite.mlp_profile(rounds=1, steps=2, batch=4, sizes=TINY_SIZES),
+        "conv": suite.bench_conv(None, rounds=1, calls=1, shape=(2, 3, 5, 5), out_channels=4),
+        "max_pool": suite.bench_max_pool(None, rounds=1, calls=1, shape=(2, 3, 4, 6)),
+        "cnn": suite.bench_cnn(None, rounds=1, steps=1, batch=4),
+        "cnn_profile": suite.cnn_profile(rounds=1, steps=1, batch=4),
         "seconds": 1.0,
     }
 
@@ -100,7 +106,7 @@ def test_mlp_profile_counts_each_op_once_per_use(tiny_results):
 def test_reports_show_every_benchmark_and_say_torch_is_not_installed(tiny_results):
     text = report.text_report(tiny_results)
     markdown = report.markdown_report(tiny_results, {"CPU": "test"}, "python -m x", rounds=1)
-    for key in ("mlp", "small_ops", "long_chain"):
+    for key in ("mlp", "small_ops", "long_chain", "conv", "max_pool", "cnn"):
         assert tiny_results[key].title in text
         assert tiny_results[key].title in markdown
     assert "not installed" in text and "not installed" in markdown
@@ -115,8 +121,28 @@ def test_every_benchmark_times_the_replayed_engine_and_reports_its_ratio_to_torc
         assert comparison.stats["engine, replay"].median > 0
         assert ("engine, replay", "torch") in comparison.ratios
         assert suite.REPLAY_NOTE in comparison.notes
-    assert text.count("engine, replay / torch: torch not installed") == 3
-    assert markdown.count("| engine, replay |") == 3
+    assert text.count("engine, replay / torch: torch not installed") == 4  # with the CNN's
+    assert markdown.count("| engine, replay |") == 4
+
+
+def test_convolution_benchmarks_time_engine_and_numpy_and_profile_the_cnn(tiny_results):
+    for key in ("conv", "max_pool"):  # judged against torch, which is not installed
+        _assert_sane_comparison(tiny_results[key], {"engine", "numpy"}, judged=False)
+    _assert_sane_comparison(tiny_results["cnn"], {"engine", "engine, replay", "numpy"})
+    breakdown = tiny_results["cnn_profile"]
+    assert breakdown.op_calls[("Conv2d", "forward")] == 2
+    assert breakdown.op_calls[("ConvTranspose2d", "forward")] == 1  # the input needs no gradient
+    assert breakdown.op_calls[("MaxUnpool2d", "forward")] == 2
+    text = report.text_report(tiny_results)
+    assert "Engine CNN step by op" in text and "Conv2dWeightGrad.forward x2" in text
+
+
+def test_convolution_contenders_that_disagree_are_caught():
+    problem = conv.ConvProblem.make((2, 3, 5, 5), 4)
+    contenders = conv.conv_contenders(problem)
+    contenders["engine"] = lambda: tuple(2 * g for g in contenders["numpy"]())
+    with pytest.raises(AssertionError, match="conv: engine result 0 differs from numpy"):
+        conv.check_same_results("conv", contenders)
 
 
 def test_replayed_contenders_compute_what_the_engine_computes():

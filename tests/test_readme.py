@@ -125,3 +125,11 @@ def test_the_speed_table_quotes_the_medians_of_results_md():
     ratios = re.findall(r"(\d\.\d\d)x (?:NumPy|PyTorch)", table)
     assert len(ratios) >= 8
     assert [ratio for ratio in ratios if f"{ratio}x" not in results] == []
+
+
+def test_the_convolution_block_trains_a_cnn_step():
+    block = next(b for b in python_blocks() if "nn.Conv2d" in b)
+    namespace: dict = {}
+    exec(block, namespace)
+    assert namespace["model"][0].weight.grad.shape == (16, 1, 3, 3)
+    assert np.isfinite(namespace["loss"].item())

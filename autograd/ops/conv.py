@@ -173,7 +173,7 @@ def _offset_slices(kernel, stride, dilation, out_size):
             columns = slice(
                 j * dilation[1], j * dilation[1] + stride[1] * (out_size[1] - 1) + 1, stride[1]
             )
-            yield i, j, (slice(None), slice(None), rows, columns)
+            yield i, j, (Ellipsis, rows, columns)
 
 
 def _patches(
@@ -336,17 +336,17 @@ class ConvTranspose2d(Op):
         out_channels, group_channels, kh, kw = weight.shape
         n, _, out_h, out_w = grad_output.shape
         dtype = np.result_type(grad_output, weight)
-        w = weight.reshape(groups, out_channels // groups, group_channels * kh * kw)
-        g = grad_output.reshape(n, groups, out_channels // groups, out_h * out_w)
-        cols = np.matmul(
-            w.transpose(0, 2, 1).astype(dtype, copy=False), g.astype(dtype, copy=False)
-        )
-        cols = cols.reshape(n, groups * group_channels, kh, kw, out_h, out_w)
+        # The weight's rows ordered (i, j, c), so that cols[:, :, i, j] below is one block.
+        w = weight.astype(dtype, copy=False).reshape(groups, -1, group_channels, kh, kw)
+        w = np.ascontiguousarray(w.transpose(0, 3, 4, 2, 1)).reshape(groups, -1, w.shape[1])
+        g = grad_output.astype(dtype, copy=False).reshape(n, groups, -1, out_h * out_w)
+        cols = np.matmul(w, g).reshape(n, groups, kh, kw, group_channels, out_h, out_w)
         top, bottom, left, right = padding
         _, channels, height, width = input_shape
         padded = np.zeros((n, channels, height + top + bottom, width + left + right), dtype)
+        by_group = padded.reshape(n, groups, group_channels, *padded.shape[2:])
         for i, j, where in _offset_slices((kh, kw), stride, dilation, (out_h, out_w)):
-            padded[where] += cols[:, :, i, j]
+            by_group[where] += cols[:, :, i, j]
         return _crop(padded, padding, input_shape)
 
     @staticmethod
@@ -396,10 +396,11 @@ class Conv2dWeightGrad(Op):
         n, out_channels = grad_output.shape[:2]
         dtype = np.result_type(x, grad_output)
         g = grad_output.reshape(n, groups, out_channels // groups, out_size[0] * out_size[1])
-        # Sum over images and positions in one product per group: (G, O/G, N*L) @ (G, N*L, K)
-        g = g.transpose(1, 2, 0, 3).reshape(groups, out_channels // groups, -1)
-        patches = patches.astype(dtype, copy=False).transpose(0, 2, 1)
-        grad_weight = np.matmul(g.astype(dtype, copy=False), patches)
+        # Sum over images and positions in one product per group: (G, K, N*L) @ (G, N*L, O/G),
+        # then transposed (measured faster than (G, O/G, N*L) @ (G, N*L, K)).
+        g = g.astype(dtype, copy=False).transpose(1, 2, 0, 3).reshape(groups, -1, n * g.shape[3])
+        grad_weight = np.matmul(patches.astype(dtype, copy=False), g.transpose(0, 2, 1))
+        grad_weight = grad_weight.transpose(0, 2, 1)  # (G, O/G, K)
         return grad_weight.reshape(out_channels, x.shape[1] // groups, *kernel)
 
     @staticmethod
@@ -456,6 +457,8 @@ class MaxPool2d(Op):
         dL/dx = MaxUnpool2d(dL/dy): each window's gradient goes to its maximum, the first in
                 row-major order when several are equal (as PyTorch); overlapping windows add.
 
+    A NaN in a window is its maximum, as in PyTorch.
+
     >>> y = MaxPool2d.do_forward(x, kernel_size=2)            # x (8, 16, 28, 28) -> (8, 16, 14, 14)
     """
 
@@ -466,23 +469,18 @@ class MaxPool2d(Op):
         kernel, stride, padding, out_size = pool_arguments(
             "MaxPool2d", x, kernel_size, stride, padding
         )
-        padded = _pad(x, padding, -np.inf)
-        windows = _windows(padded, kernel, stride, (1, 1), out_size)
-        # One pass per kernel offset: keep the larger value and where it was; a later offset
-        # wins only when strictly larger, so ties go to the first in row-major order.
-        offset_type = np.min_scalar_type(kernel[0] * kernel[1] - 1)
-        y = windows[:, :, 0, 0].copy()
-        argmax = np.zeros(y.shape, dtype=offset_type)
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                if i == 0 and j == 0:
-                    continue
-                candidate = windows[:, :, i, j]
-                larger = candidate > y
-                np.copyto(y, candidate, where=larger)
-                argmax[larger] = i * kernel[1] + j
-        if np.isnan(x.sum()):  # NaN is larger than everything, as in PyTorch (rare: a slow pass)
-            _first_nans(windows, y, argmax)
+        stacked = _stacked_windows(_pad(x, padding, -np.inf), kernel, stride, out_size)
+        y = np.maximum.reduce(stacked, axis=0)
+        # Where each maximum is: the first offset k (row-major in the window) equal to it.
+        argmax = np.zeros(y.shape, dtype=np.min_scalar_type(len(stacked) - 1))
+        found = np.zeros(y.shape, dtype=bool)
+        for k, values in enumerate(stacked):
+            first = values == y
+            first &= ~found
+            argmax += first * argmax.dtype.type(k)
+            found |= first
+        if np.isnan(x.sum()):  # rare, so a second pass: a window's NaN is its maximum
+            _point_at_nans(stacked, argmax)
         context["argmax"] = argmax
         context["arguments"] = kernel, stride, padding, tuple(x.shape)
         return y
@@ -499,16 +497,29 @@ class MaxPool2d(Op):
         return MaxUnpool2d.do_forward(grad_output, **arguments)
 
 
-def _first_nans(windows, y, argmax) -> None:
-    """Where a window holds a NaN, its first NaN is the maximum (as PyTorch propagates them)."""
-    kernel = windows.shape[2:4]
-    found = np.zeros(y.shape, dtype=bool)
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            first = np.isnan(windows[:, :, i, j]) & ~found
-            y[first] = np.nan
-            argmax[first] = i * kernel[1] + j
-            found |= first
+def _stacked_windows(padded, kernel, stride, out_size) -> np.ndarray:
+    """The window view copied once, offsets first: shape (kh * kw, N, C, out_h, out_w), where
+    ``stacked[i * kw + j]`` holds kernel offset (i, j) of every window. The passes over it are
+    then over contiguous arrays (on the strided view each would run in rows of out_w)."""
+    windows = _windows(padded, kernel, stride, (1, 1), out_size)
+    stacked = np.ascontiguousarray(windows.transpose(2, 3, 0, 1, 4, 5))
+    return stacked.reshape(kernel[0] * kernel[1], *stacked.shape[2:])
+
+
+def _point_at_nans(stacked, argmax) -> None:
+    """Where a window holds a NaN, its maximum is the NaN, the last one in row-major order when
+    there are several (PyTorch's kernel takes each NaN it meets)."""
+    for k, values in enumerate(stacked):
+        argmax[np.isnan(values)] = k
+
+
+def _where(mask, values) -> np.ndarray:
+    """``values`` where ``mask`` holds, else 0. A product is several times faster than
+    np.where, but 0 * inf is NaN: with an infinity or NaN among the values, np.where."""
+    selected = values * mask
+    if not np.isfinite(selected.sum()):
+        return np.where(mask, values, 0).astype(values.dtype, copy=False)
+    return selected
 
 
 class MaxUnpool2d(Op):
@@ -527,10 +538,10 @@ class MaxUnpool2d(Op):
         top, bottom, left, right = padding
         n, c, height, width = input_shape
         padded = np.zeros((n, c, height + top + bottom, width + left + right), x.dtype)
-        out_size = x.shape[2:]
-        for i, j, where in _offset_slices(kernel, stride, (1, 1), out_size):
-            selected = argmax == i * kernel[1] + j
-            padded[where] += np.where(selected, x, 0)
+        offsets = np.arange(kernel[0] * kernel[1], dtype=argmax.dtype).reshape(-1, 1, 1, 1, 1)
+        spread = _where(argmax == offsets, x)  # (kh * kw, N, C, out_h, out_w)
+        for i, j, where in _offset_slices(kernel, stride, (1, 1), x.shape[2:]):
+            padded[where] += spread[i * kernel[1] + j]
         return _crop(padded, padding, input_shape)
 
     @staticmethod
@@ -555,12 +566,8 @@ class WindowGather2d(Op):
         context["arguments"] = dict(
             argmax=argmax, kernel=kernel, stride=stride, padding=padding, input_shape=x.shape
         )
-        padded = _pad(x, padding)
-        y = np.zeros(argmax.shape, x.dtype)
-        for i, j, where in _offset_slices(kernel, stride, (1, 1), argmax.shape[2:]):
-            selected = argmax == i * kernel[1] + j
-            np.copyto(y, padded[where], where=selected)
-        return y
+        stacked = _stacked_windows(_pad(x, padding), kernel, stride, argmax.shape[2:])
+        return np.take_along_axis(stacked, argmax[None].astype(np.intp), axis=0)[0]
 
     @staticmethod
     def backward(context, grad_output):
@@ -586,22 +593,15 @@ class AvgPool2d(Op):
         context["arguments"] = dict(
             kernel=kernel, stride=stride, padding=padding, input_shape=tuple(x.shape)
         )
-        return _average(x, kernel, stride, padding, out_size)
+        y = _stacked_windows(_pad(x, padding), kernel, stride, out_size).sum(axis=0)
+        y *= np.asarray(1 / (kernel[0] * kernel[1]), dtype=x.dtype)
+        return y
 
     @staticmethod
     def backward(context, grad_output):
         if isinstance(grad_output, np.ndarray):
             return AvgUnpool2d.forward({}, grad_output, **context["arguments"])
         return AvgUnpool2d.do_forward(grad_output, **context["arguments"])
-
-
-def _average(x, kernel, stride, padding, out_size) -> np.ndarray:
-    padded = _pad(x, padding)
-    y = np.zeros((*x.shape[:2], *out_size), x.dtype)
-    for _, _, where in _offset_slices(kernel, stride, (1, 1), out_size):
-        y += padded[where]
-    y *= np.asarray(1 / (kernel[0] * kernel[1]), dtype=x.dtype)
-    return y
 
 
 class AvgUnpool2d(Op):

@@ -330,3 +330,24 @@ def test_bad_convolution_arguments_are_clear_errors(arguments, message):
 def test_pooling_padding_above_half_the_kernel_is_a_clear_error():
     with pytest.raises(ValueError, match=r"padding \(2, 2\) must be at most half the kernel"):
         AF.max_pool2d(TensorNode(np.ones((1, 1, 8, 8))), 3, padding=2)
+
+
+def test_max_pool_gives_an_infinite_gradient_only_to_its_window_maximum():
+    # The scatter multiplies by a 0/1 mask for speed; 0 * inf would be NaN elsewhere.
+    x = TensorNode(np.arange(16.0).reshape(1, 1, 4, 4), requires_grad=True)
+    y = AF.max_pool2d(x, 2)
+    y.backward(np.array([[[[np.inf, 1.0], [2.0, 3.0]]]]))
+    expected = np.zeros((4, 4))
+    expected[1, 1], expected[1, 3], expected[3, 1], expected[3, 3] = np.inf, 1.0, 2.0, 3.0
+    np.testing.assert_array_equal(x.grad[0, 0], expected)
+
+
+def test_max_pool_sends_the_gradient_of_a_window_holding_nans_to_its_last_nan_as_torch():
+    torch = _torch()
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = np.nan
+    node, t = TensorNode(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    AF.max_pool2d(node, 2).sum().backward()
+    torch.nn.functional.max_pool2d(t, 2).sum().backward()
+    np.testing.assert_array_equal(node.grad, t.grad.numpy())
+    assert node.grad[0, 0, 1, 0] == 1.0
