@@ -516,7 +516,8 @@ def _point_at_nans(stacked, argmax) -> None:
 def _where(mask, values) -> np.ndarray:
     """``values`` where ``mask`` holds, else 0. A product is several times faster than
     np.where, but 0 * inf is NaN: with an infinity or NaN among the values, np.where."""
-    selected = values * mask
+    with np.errstate(invalid="ignore"):  # 0 * inf, handled below
+        selected = values * mask
     if not np.isfinite(selected.sum()):
         return np.where(mask, values, 0).astype(values.dtype, copy=False)
     return selected

@@ -16,6 +16,7 @@ declare a differentiable backward, and the semantics of ``backward(create_graph=
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -359,7 +360,9 @@ def _convolution(draw, part):
             return AF.conv2d(x, w, *b, **arguments)
 
         def torch_conv(torch, x, w, *b):
-            return torch.nn.functional.conv2d(x, w, *b, **arguments)
+            with warnings.catch_warnings():  # padding="same" with an even kernel: a copy
+                warnings.simplefilter("ignore", UserWarning)
+                return torch.nn.functional.conv2d(x, w, *b, **arguments)
 
         return Drawn(f"conv2d {arguments}, bias {b is not None}", inputs, conv, torch_conv)
     normalised = _normalised(x.shape, w.shape, arguments)
