@@ -99,7 +99,8 @@ def as_examples(example_input) -> tuple[np.ndarray, ...]:
         isinstance(x, TensorNode | np.ndarray) for x in example_input
     ):
         parts = (example_input,)  # a nested list of numbers is one input
-    examples = tuple(np.asarray(x.value if isinstance(x, TensorNode) else x) for x in parts)
+    # Numbers and lists become arrays as TensorNode makes them (float32); arrays keep their dtype.
+    examples = tuple(x.value if isinstance(x, TensorNode) else TensorNode(x).value for x in parts)
     for position, x in enumerate(examples):
         if x.dtype.kind != "f":
             raise OnnxExportError(

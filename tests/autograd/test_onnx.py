@@ -500,6 +500,14 @@ def test_names_for_inputs_and_outputs_and_several_of_each():
     np.testing.assert_allclose(total, a + b)
 
 
+def test_examples_may_be_nodes_lists_or_numbers_and_lists_become_float32():
+    model = export(lambda x: x * 2, [[1.0, 2.0], [3.0, 4.0]])
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    model = export(lambda x: x.exp(), TensorNode(np.ones((2, 1)), requires_grad=True))
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    assert_round_trip(lambda x: x.tanh(), np.float32(0.5))
+
+
 def test_a_static_batch_export_fixes_the_batch_size():
     model = export(lambda x: x.relu(), np.ones((2, 3), np.float32), dynamic_batch=False)
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
