@@ -156,7 +156,7 @@ def pair_ops(trace: Trace, twin: Trace) -> dict[int, OpNode]:
             "example's batch size only"
         )
     for a, b in zip(trace.ops, twin.ops):
-        for key in a.constants.keys() | b.constants.keys():
+        for key in sorted(a.constants.keys() | b.constants.keys()):  # one order every run
             if key in BATCH_SIZED.get(a.op, ()):
                 continue
             if not same_constant(a.constants.get(key), b.constants.get(key)):
