@@ -66,3 +66,8 @@ class MissingPackageError(ImportError):
 class ReplayError(RuntimeError):
     """``autograd.replay`` cannot record a step without risking a wrong replay: names what fn did
     (a constant made inside it, an array constant that is not an argument) and what to do."""
+
+
+class OnnxExportError(ValueError):
+    """``autograd.onnx.export`` cannot write the model faithfully: names the op or input, what
+    does not fit, and what to do (a mapping for your own op, ``dynamic_batch=False``, ...)."""

@@ -12,6 +12,7 @@ from nn import errors, functional, init, optim
 from nn.errors import ParameterInUseError, StateDictError
 from nn.init import manual_seed
 from nn.layers import (
+    CNN,
     MLP,
     AvgPool2d,
     BatchNorm1d,
@@ -31,6 +32,7 @@ from nn.layers import (
 from nn.module import Module, ModuleList, Parameter
 
 __all__ = [
+    "CNN",
     "MLP",
     "AvgPool2d",
     "BatchNorm1d",

@@ -92,6 +92,11 @@ def run_grid(
             config.validate()
         except OptionError as error:
             raise OptionError("--grid", f"{point_name(point)}: {error}") from None
+        if "channels" in grid and config.model != "cnn":
+            raise OptionError(
+                "--grid",
+                f"{point_name(point)}: channels shapes the stages of a CNN; add --model cnn",
+            )
         configs.append(resolved(config, root / point_name(point)))
 
     changed = {}

@@ -19,6 +19,7 @@ from nn.init import as_generator, fans, kaiming_normal_, kaiming_uniform_, unifo
 from nn.module import Module, ModuleList, Parameter
 
 __all__ = [
+    "CNN",
     "MLP",
     "AvgPool2d",
     "BatchNorm1d",
@@ -496,3 +497,93 @@ class MLP(Module):
 
     def forward(self, x) -> TensorNode:
         return self.layers(x)
+
+
+class CNN(Module):
+    """A convolutional network for images: convolution stages, then an MLP head giving logits.
+
+    Each stage is, per entry of ``stages``, a 3x3 Conv2d (padding 1, so the size is kept) ->
+    [BatchNorm2d] -> activation, and then a 2x2 MaxPool2d that halves height and width. The
+    head flattens what the last stage gives and is an ``MLP`` with the ``hidden`` widths
+    (dropout, if any, after each hidden layer). ``stages=[[32], [64]]`` on 1x28x28 images is
+    conv 1->32, pool to 14x14, conv 32->64, pool to 7x7, then the head on 64*7*7 = 3,136 features.
+
+    >>> model = CNN(1, (28, 28), [[32], [64]], [128], 10, batchnorm=True, rng=0)
+    >>> model(np.zeros((8, 1, 28, 28), dtype=np.float32)).shape
+    (8, 10)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: tuple[int, int],
+        stages: Sequence[Sequence[int]],
+        hidden: Sequence[int] | int,
+        out_features: int,
+        activation: str = "relu",
+        batchnorm: bool = False,
+        dropout: float = 0.0,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        check_positive_int("CNN", "in_channels", in_channels)
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"CNN: unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}"
+            )
+        if not stages or any(not stage for stage in stages):
+            raise ValueError(f"CNN: every stage needs at least one convolution, got {stages!r}")
+        height, width = image_size
+        if min(height, width) >> len(stages) < 1:
+            raise ValueError(
+                f"CNN: {len(stages)} stages each halve the image, but {height}x{width} images"
+                f" allow at most {min(height, width).bit_length() - 1}; give fewer stages"
+            )
+        rng = None if rng is None else as_generator(rng)
+        self.in_channels = in_channels
+        self.image_size = (height, width)
+
+        layers: list[Module] = []
+        channels = in_channels
+        for stage in stages:
+            for out_channels in stage:
+                layers.append(
+                    Conv2d(channels, out_channels, 3, padding=1, bias=not batchnorm, rng=rng)
+                )
+                if batchnorm:
+                    layers.append(BatchNorm2d(out_channels))
+                layers.append(ACTIVATIONS[activation]())
+                channels = out_channels
+            layers.append(MaxPool2d(2))
+            height, width = height // 2, width // 2
+        layers.append(Flatten())
+        self.features = Sequential(*layers)
+        self.head = MLP(
+            channels * height * width,
+            hidden,
+            out_features,
+            activation=activation,
+            batchnorm=batchnorm,
+            dropout=dropout,
+            rng=rng,
+        )
+
+    def extra_repr(self) -> str:
+        return f"in_channels={self.in_channels}, image_size={self.image_size}"
+
+    def first_filters(self) -> np.ndarray:
+        """The first convolution's weights, (out_channels, in_channels, 3, 3): what it looks for."""
+        return self.features[0].weight.value
+
+    def forward(self, x) -> TensorNode:
+        shape = np.shape(x)
+        if len(shape) != 4 or shape[1:] != (self.in_channels, *self.image_size):
+            expected = (self.in_channels, *self.image_size)
+            hint = " (grey images: add the channel axis with x[:, None])" * (
+                shape[1:] == expected[1:]
+            )
+            raise ShapeError(
+                f"CNN expects images of shape (batch, {', '.join(map(str, expected))}),"
+                f" got shape {shape}{hint}"
+            )
+        return self.head(self.features(x))

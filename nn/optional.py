@@ -14,6 +14,8 @@ EXTRAS = {
     "matplotlib": ("nn", "plots"),
     "graphviz": ("viz", "graph pictures"),
     "hypothesis": ("test", "property tests"),
+    "onnx": ("onnx", "ONNX export"),
+    "onnxruntime": ("test", "running model.onnx"),
 }
 
 

@@ -36,6 +36,26 @@ def parse_hidden(text: str) -> list[int]:
         ) from None
 
 
+def parse_channels(text: str) -> list[list[int]]:
+    """A CNN's convolution stages as the command line writes them: stages joined by '-', each
+    a channel count, or CHANNELSxCONVS for several 3x3 convolutions in one stage.
+
+    >>> parse_channels("32-64"), parse_channels("32x2-64x2")
+    ([[32], [64]], [[32, 32], [64, 64]])
+    """
+    stages = []
+    for stage in text.split("-"):
+        try:
+            width, _, count = stage.partition("x")
+            stages.append([int(width)] * int(count or 1))
+        except ValueError:
+            raise ValueError(
+                "expected channels per stage joined by '-' (32-64) or CHANNELSxCONVS per stage"
+                f" (32x2-64x2), got {text!r}"
+            ) from None
+    return stages
+
+
 def parse_bool(text: str) -> bool:
     if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
         raise ValueError(f"expected true or false, got {text!r}")
@@ -96,6 +116,16 @@ def fraction(value: float) -> str | None:
 def widths(value: list[int]) -> str | None:
     if not value or any(width < 1 for width in value):
         return f"widths must be positive whole numbers, got {show_value(value) or 'none'}"
+    return None
+
+
+def conv_stages(value: str) -> str | None:
+    try:
+        stages = parse_channels(value)
+    except ValueError as error:
+        return str(error)
+    if any(count < 1 for stage in stages for count in [len(stage), *stage]):
+        return f"channels and convolutions per stage must be at least 1, got {value!r}"
     return None
 
 

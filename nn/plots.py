@@ -100,3 +100,40 @@ def plot_validation(histories: dict[str, list[dict]], path: Path, title: str) ->
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_filters(weight: np.ndarray, path: Path, title: str = "") -> None:
+    """A convolution's filters, one tile each, as the network learnt them.
+
+    ``weight`` is (out_channels, in_channels, kh, kw). Colour filters (3 input channels) are
+    drawn in colour, each stretched to the full range of brightness; others are drawn on one
+    shared red (positive) to blue (negative) scale, white at zero, their input channels averaged.
+
+    >>> plot_filters(model.first_filters(), Path("filters.png"), "first layer")
+    """
+    plt = require_pyplot()
+    weight = np.asarray(weight, dtype=np.float64)
+    if weight.ndim != 4:
+        raise ValueError(f"expected filters shaped (out, in, kh, kw), got shape {weight.shape}")
+    count = len(weight)
+    columns = min(count, 8)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(1.2 * columns, 1.2 * rows + 0.6), squeeze=False
+    )
+    colour = weight.shape[1] == 3
+    limit = np.abs(weight).max() or 1.0
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, kernel in zip(axes.flat, weight):
+        if colour:  # (3, kh, kw) -> (kh, kw, 3), stretched to [0, 1]
+            tile = kernel.transpose(1, 2, 0)
+            spread = tile.max() - tile.min()
+            ax.imshow((tile - tile.min()) / (spread or 1.0), interpolation="nearest")
+        else:
+            tile = kernel.mean(axis=0)
+            ax.imshow(tile, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    fig.suptitle(title or f"{count} filters of the first convolution", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,16 +1,20 @@
-"""Train an MLP on MNIST, Fashion-MNIST or CIFAR-10 from the command line.
+"""Train an MLP or a CNN on MNIST, Fashion-MNIST or CIFAR-10 from the command line.
 
     python -m nn.train                                   # MNIST, the default recipe
     python -m nn.train --dataset fashion-mnist --epochs 3
+    python -m nn.train --dataset fashion-mnist --model cnn --channels 32-64 --augment
     python -m nn.train --evaluate runs/mnist             # reload a run, report test accuracy
+    python -m nn.train --evaluate runs/mnist --onnx      # ... and check its model.onnx
     python -m nn.train --grid lr=1e-3,1e-2 hidden=256,512x2 --epochs 5
 
 A run writes to its own folder (``runs/<dataset>``, ``runs/<dataset>-2``, ... unless ``--out``
 names one): ``config.json`` (every option, including the data folder used, so the run can be
 reloaded), ``metrics.csv`` and ``metrics.json`` (one row per epoch, rewritten after each epoch so
 an interrupted run loses nothing), ``model.npz`` (the best model by validation accuracy),
-``summary.json``, ``curves.png`` and ``confusion.png``. A folder that holds another run is never
-written into, unless ``--overwrite`` says so; then the old run is removed first.
+``summary.json``, ``curves.png`` and ``confusion.png``, for a CNN ``filters.png`` (its first
+layer's learnt filters), and ``model.onnx`` (the model for ONNX Runtime, Netron and others) when
+the ``onnx`` extra is installed. A folder that holds another run is never written into, unless
+``--overwrite`` says so; then the old run is removed first.
 
 This module holds the configuration, the loop, evaluation and the command line; the run folders
 live in ``nn.runs``, the option machinery in ``nn.options``, the grid in ``nn.grid`` and the
@@ -36,7 +40,7 @@ from autograd import TensorNode, no_grad
 from nn import data as datasets
 from nn import functional as F
 from nn import plots, runs
-from nn.data.prepare import Data, flat, load_data, split_sizes
+from nn.data.prepare import Data, as_images, flat, load_data, split_sizes
 from nn.errors import (
     ArrayFileError,
     DatasetError,
@@ -53,10 +57,13 @@ from nn.options import (
     add_options,
     at_least,
     check_value,
+    conv_stages,
     flag,
     fraction,
     non_negative,
     option,
+    parse_bool,
+    parse_channels,
     parse_hidden,
     parse_int,
     parse_value,
@@ -78,6 +85,7 @@ __all__ = [
 ]
 
 PROG = "python -m nn.train"
+MODELS = ("mlp", "cnn")
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "step", "cosine")
@@ -96,14 +104,24 @@ class TrainConfig:
     data_root: str | None = option(
         None, "dataset folder", unset="$AUTOGRAD_DATA, else a per-user cache", metavar="DIR"
     )
+    model: str = option(
+        "mlp", "network: an MLP, or a CNN (--channels, then --hidden)", choices=MODELS
+    )
+    channels: str = option(
+        "32-64",
+        "CNN stages, each 3x3 convolutions then a 2x2 max pool: 32-64, or 32x2-64x2 for two"
+        " convolutions of 32 channels, pool, two of 64, pool",
+        conv_stages,
+        metavar="STAGES",
+    )
     hidden: list[int] = option(
         lambda: [512, 256],
-        "hidden widths: 512-256, or 512x2 for two layers of 512",
+        "hidden widths (of a CNN: after its convolutions): 512-256, or 512x2 for two layers of 512",
         widths,
         parse=parse_hidden,
     )
     activation: str = option("relu", "activation after each hidden layer", choices=ACTIVATIONS)
-    batchnorm: bool = option(True, "batch normalisation after each hidden Linear")
+    batchnorm: bool = option(True, "batch normalisation after each hidden Linear and each conv")
     dropout: float = option(0.2, "dropout probability after each hidden layer", fraction)
     optimizer: str = option("adam", "optimiser", choices=OPTIMIZERS)
     lr: float = option(1e-3, "learning rate", positive)
@@ -116,7 +134,21 @@ class TrainConfig:
     epochs: int = option(15, "passes over the training images", at_least(1))
     batch_size: int = option(128, "images per step", at_least(1))
     val_split: float = option(0.1, "fraction of the training images held out", fraction)
-    augment: bool = option(False, "random shifts, and flips except for MNIST")
+    augment: bool = option(False, "random crops (shifts) and horizontal flips of training images")
+    crop_padding: int | None = option(
+        None,
+        "zero padding of the random crops, in pixels; 0: no crops (with --augment)",
+        at_least(0),
+        unset="2 for the MNISTs, 4 for CIFAR-10",
+        parse=parse_int,
+    )
+    flip: bool | None = option(
+        None,
+        "mirror each image left-right with probability 1/2: true or false (with --augment)",
+        unset="true, but false for MNIST's digits",
+        parse=parse_bool,
+        metavar="BOOL",
+    )
     seed: int = option(0, "seed of every random choice (split, init, dropout, order)", at_least(0))
     limit_train: int | None = option(
         None, "use only this many training images", at_least(1), unset="all", parse=parse_int
@@ -134,6 +166,23 @@ class TrainConfig:
             problem = check_value(spec, getattr(self, spec.name))
             if problem:
                 raise OptionError(flag(spec.name), problem)
+        if not self.augment:
+            for name in ("crop_padding", "flip"):
+                if getattr(self, name) is not None:
+                    raise OptionError(
+                        flag(name), "needs --augment: without it there is no crop or flip"
+                    )
+        if self.model == "cnn":
+            stages, side = (
+                len(parse_channels(self.channels)),
+                min(datasets.IMAGE_SHAPES[self.dataset][1:]),
+            )
+            if side >> stages < 1:
+                raise OptionError(
+                    "--channels",
+                    f"{stages} stages each halve the image, but {self.dataset}'s {side}x{side}"
+                    f" images allow at most {side.bit_length() - 1}",
+                )
         total = datasets.TRAIN_SIZES[self.dataset]
         split_sizes(total if self.limit_train is None else min(total, self.limit_train), self)
 
@@ -158,10 +207,32 @@ def grid_keys() -> list[str]:
 # ----- model and optimiser -------------------------------------------------------------------
 
 
-def build_model(config: TrainConfig, in_features: int, classes: int = 10) -> nn.MLP:
-    """The MLP that ``config`` describes, its weights drawn from ``config.seed``."""
+def build_model(
+    config: TrainConfig, image_shape: int | Sequence[int], classes: int = 10
+) -> nn.MLP | nn.CNN:
+    """The MLP or CNN that ``config`` describes, its weights drawn from ``config.seed``.
+
+    ``image_shape`` is one image's (C, H, W) or (H, W); an MLP takes a number of features too.
+
+    >>> build_model(TrainConfig(model="cnn", channels="32-64", hidden=[128]), (1, 28, 28))
+    """
+    if config.model == "cnn":
+        if isinstance(image_shape, int) or len(image_shape) not in (2, 3):
+            raise ValueError(f"a CNN needs the image shape (C, H, W), got {image_shape!r}")
+        channels, height, width = (1, *image_shape) if len(image_shape) == 2 else image_shape
+        return nn.CNN(
+            channels,
+            (height, width),
+            parse_channels(config.channels),
+            config.hidden,
+            classes,
+            activation=config.activation,
+            batchnorm=config.batchnorm,
+            dropout=config.dropout,
+            rng=config.seed,
+        )
     return nn.MLP(
-        in_features,
+        int(np.prod(image_shape)),
         config.hidden,
         classes,
         activation=config.activation,
@@ -195,14 +266,19 @@ def build_optimizer(config: TrainConfig, model: nn.Module):
     return optimizer, schedule
 
 
-def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 1000):
+def model_input(model: nn.Module, images: np.ndarray) -> TensorNode:
+    """A batch of images as the model takes them: NCHW for a CNN, rows of features for an MLP."""
+    return TensorNode(as_images(images) if isinstance(model, nn.CNN) else flat(images))
+
+
+def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, batch_size: int = 250):
     """Mean cross-entropy, accuracy and class predictions, in evaluation mode, with no graph."""
     was_training = model.training
     model.eval()
     total_loss, predictions = 0.0, []
     with no_grad():
         for start in range(0, len(x), batch_size):
-            logits = model(TensorNode(flat(x[start : start + batch_size])))
+            logits = model(model_input(model, x[start : start + batch_size]))
             labels = y[start : start + batch_size]
             total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
             predictions.append(logits.value.argmax(axis=1))
@@ -233,8 +309,8 @@ def train_one_epoch(model, optimizer, loader, config, rng, progress, epoch=1):
     started = time.perf_counter()
     for step, (xb, yb) in enumerate(loader, 1):
         if config.augment:
-            xb = datasets.augment(xb, config.dataset, rng)
-        logits = model(TensorNode(flat(xb)))
+            xb = datasets.augment(xb, config.dataset, rng, config.crop_padding, config.flip)
+        logits = model(model_input(model, xb))
         loss = F.cross_entropy(logits, yb)
         if not math.isfinite(loss.item()):
             loss_value = loss.item()
@@ -295,7 +371,7 @@ def fit(
     statistics = {"mean": data.mean.tolist(), "std": data.std.tolist()}
     runs.write_json(out / "normalization.json", statistics)
     nn.manual_seed(config.seed)  # anything not seeded below draws from here
-    model = build_model(config, data.in_features)
+    model = build_model(config, data.image_shape)
     optimizer, schedule = build_optimizer(config, model)
     loader = datasets.DataLoader(
         data.x_train, data.y_train, config.batch_size, shuffle=True, rng=config.seed
@@ -308,7 +384,7 @@ def fit(
     history: list[dict] = []
     best_state, best_val = model.state_dict(), -math.inf
     interrupted, diverged = False, None
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     # Overflow and NaN are caught by the loss check in train_one_epoch, with a better message.
     quiet_numpy = np.errstate(over="ignore", invalid="ignore", divide="ignore")
     try:
@@ -355,9 +431,12 @@ def fit(
 
     seconds = time.perf_counter() - started
     summary = runs.new_summary(history, best_val, interrupted, diverged, seconds)
+    # On a shared machine the wall-clock time grows with the others' load; the CPU time does not.
+    summary["train_cpu_seconds"] = round(time.process_time() - cpu_started, 2)
     if history:  # the best epoch's model; with no finished epoch there is nothing to keep
         model.load_state_dict(best_state)
         model.save(out / "model.npz")
+        write_onnx(model, model_input(model, data.x_train[:1]).value, out)
         _, summary["test_accuracy"], predictions = evaluate(model, data.x_test, data.y_test)
         plots.plot_curves(
             runs.finite_or_none(history), out / "curves.png", title=runs.run_title(config)
@@ -367,6 +446,8 @@ def fit(
             datasets.CLASS_NAMES[config.dataset],
             out / "confusion.png",
         )
+        if isinstance(model, nn.CNN):
+            plots.plot_filters(model.first_filters(), out / "filters.png", runs.run_title(config))
     summary = runs.write_summary(out, summary)
     if summary["test_accuracy"] is not None:
         say(f"test accuracy {summary['test_accuracy']:.4f}")
@@ -379,14 +460,48 @@ def fit(
     return summary
 
 
-def evaluate_run(run_dir: Path, data_root: str | None = None) -> dict:
-    """Reload a run folder's configuration and model, and measure it on the test set.
+def write_onnx(model: nn.Module, example: np.ndarray, out: Path) -> bool:
+    """Write ``model.onnx`` into the run folder if the ``onnx`` package is installed."""
+    try:
+        import onnx  # noqa: F401  (only whether it is installed)
+    except ImportError:
+        return False
+    import autograd.onnx
+
+    autograd.onnx.export(model, example, out / "model.onnx")
+    return True
+
+
+def check_onnx(model: nn.Module, path: Path, x: np.ndarray, batch_size: int = 250) -> dict:
+    """Run ``model.onnx`` in ONNX Runtime on ``x`` and compare its logits with the engine's:
+    the largest difference, and on how many images the predicted classes agree."""
+    import autograd.onnx
+
+    session = autograd.onnx.session(path)
+    model.eval()
+    largest, agree = 0.0, 0
+    with no_grad():
+        for start in range(0, len(x), batch_size):
+            batch = model_input(model, x[start : start + batch_size]).value
+            ours = model(TensorNode(batch)).value
+            (theirs,) = session.run(None, {session.get_inputs()[0].name: batch})
+            largest = max(largest, float(np.abs(theirs - ours).max(initial=0.0)))
+            agree += int((theirs.argmax(axis=1) == ours.argmax(axis=1)).sum())
+    return {"images": len(x), "largest_difference": largest, "same_predictions": agree}
+
+
+def evaluate_run(run_dir: Path, data_root: str | None = None, onnx: bool = False) -> dict:
+    """Reload a run folder's configuration and model, and measure it on the test set; with
+    ``onnx``, also compare its ``model.onnx`` in ONNX Runtime with the engine (``"onnx"``).
 
     The data comes from ``data_root`` if given, else from the folder the run itself used.
 
     >>> evaluate_run(Path("runs/fashion-mnist"))["test_accuracy"]
     """
-    needed = ("config.json", "normalization.json", "model.npz")
+    if onnx:  # a one-line error naming the extra, before any data is loaded
+        import_optional("onnx")
+        import_optional("onnxruntime")
+    needed = ("config.json", "normalization.json", "model.npz") + ("model.onnx",) * onnx
     missing = [name for name in needed if not (run_dir / name).is_file()]
     if missing:
         raise OptionError(
@@ -398,16 +513,19 @@ def evaluate_run(run_dir: Path, data_root: str | None = None) -> dict:
     # The test set is normalised with the run's training statistics, as in training.
     data = load_data(config, json.loads((run_dir / "normalization.json").read_text()))
     try:
-        model = build_model(config, data.in_features).load(run_dir / "model.npz")
+        model = build_model(config, data.image_shape).load(run_dir / "model.npz")
     except ArrayFileError as error:
         raise OptionError("--evaluate", str(error)) from None
     except StateDictError as error:
         raise OptionError("--evaluate", f"{run_dir / 'model.npz'}: {error}") from None
     _, test_acc, predictions = evaluate(model, data.x_test, data.y_test)
-    return {
+    result = {
         "test_accuracy": test_acc,
         "confusion": confusion_matrix(data.y_test, predictions).tolist(),
     }
+    if onnx:
+        result["onnx"] = check_onnx(model, run_dir / "model.onnx", data.x_test)
+    return result
 
 
 # ----- command line --------------------------------------------------------------------------
@@ -420,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = Parser(
         prog=PROG,
-        description="Train an MLP on MNIST, Fashion-MNIST or CIFAR-10.",
+        description="Train an MLP or a CNN on MNIST, Fashion-MNIST or CIFAR-10.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
         epilog="Each run writes to its own folder; see the README's training section.",
@@ -429,6 +547,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_argument_group("what to do (default: train one run)")
     commands.add_argument(
         "--evaluate", metavar="RUN_DIR", default=None, help="measure a finished run on the test set"
+    )
+    commands.add_argument(
+        "--onnx",
+        action="store_true",
+        default=False,
+        help="with --evaluate: compare the run's model.onnx in ONNX Runtime with the engine",
     )
     commands.add_argument(
         "--grid",
@@ -449,6 +573,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: How far ONNX Runtime's logits may be from the engine's: float32 arithmetic in another order.
+ONNX_TOLERANCE = 1e-3
+
+
+def report_onnx(check: dict) -> int:
+    """Print the ONNX check; 1 if ONNX Runtime disagrees with the engine, else 0."""
+    agrees = check["largest_difference"] <= ONNX_TOLERANCE
+    print(
+        f"model.onnx in ONNX Runtime: largest difference from the engine's logits "
+        f"{check['largest_difference']:.2g} ({'within' if agrees else 'over'} {ONNX_TOLERANCE:g}), "
+        f"same prediction on {check['same_predictions']} of {check['images']} test images"
+    )
+    return 0 if agrees else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m nn.train``: returns the exit code (2 for a bad option or missing data)."""
     args = build_parser().parse_args(argv)
@@ -464,14 +603,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     " configuration; --evaluate takes only --data-root and --quiet",
                 )
             try:
-                result = evaluate_run(Path(args.evaluate), given.get("data_root"))
+                result = evaluate_run(Path(args.evaluate), given.get("data_root"), args.onnx)
             except MissingDataError as error:
                 raise TrainError(
                     datasets.explain_missing(error, can_change_dataset=False)
                 ) from None
             print(f"test accuracy {result['test_accuracy']:.4f}")
-            return 0
+            return report_onnx(result["onnx"]) if args.onnx else 0
+        if args.onnx:
+            raise OptionError("--onnx", "goes with --evaluate RUN_DIR (it checks a finished run)")
         config = TrainConfig(**given)
+        if "channels" in given and config.model != "cnn":
+            raise OptionError("--channels", "shapes the stages of a CNN: add --model cnn")
         if args.grid:
             from nn import grid  # the grid builds on this module, so it is imported here
 

@@ -17,6 +17,7 @@ turns batches into TensorNodes itself. One module per subject:
 from nn.data.datasets import (
     AUGMENTATION,
     CLASS_NAMES,
+    IMAGE_SHAPES,
     TRAIN_SIZES,
     augment,
     load_cifar10,
@@ -43,6 +44,7 @@ __all__ = [
     "AUGMENTATION",
     "CLASS_NAMES",
     "DATASETS",
+    "IMAGE_SHAPES",
     "MIRRORS",
     "NUM_CLASSES",
     "SPLITS",

@@ -36,6 +36,9 @@ CLASS_NAMES = {
 #: Images in the official training split of each dataset.
 TRAIN_SIZES = {"mnist": 60_000, "fashion-mnist": 60_000, "cifar10": 50_000}
 
+#: One image's (channels, height, width), as a CNN sees it.
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
+
 #: Per dataset: the padding for random shifts, and whether mirror images are allowed
 #: (a mirrored digit is another symbol; a mirrored shirt is still a shirt).
 AUGMENTATION = {"mnist": (2, False), "fashion-mnist": (2, True), "cifar10": (4, True)}
@@ -168,17 +171,29 @@ def _load_cifar_split(root: Path, split: str, download: bool, mirrors: Sequence[
     return to_unit_float(pixels.reshape(-1, 3, 32, 32)), labels
 
 
-def augment(images: np.ndarray, dataset: str, rng: Seed = None) -> np.ndarray:
-    """Random shifts (pad, then crop back) and, where `AUGMENTATION` allows, horizontal flips.
+def augment(
+    images: np.ndarray,
+    dataset: str,
+    rng: Seed = None,
+    padding: int | None = None,
+    flip: bool | None = None,
+) -> np.ndarray:
+    """Random shifts (pad with ``padding`` zeros, then crop back at a random place) and random
+    horizontal flips; ``None`` takes the dataset's choice from `AUGMENTATION` (a mirrored digit is
+    another symbol, so MNIST is not flipped). Padding 0 means no shift.
 
     Grey (N, H, W) and colour (N, C, H, W) batches keep their shape.
 
     >>> xb = augment(xb, "fashion-mnist", rng=np.random.default_rng(0))
+    >>> xb = augment(xb, "cifar10", rng, padding=2, flip=False)
     """
-    padding, flip = AUGMENTATION[dataset]
+    default_padding, default_flip = AUGMENTATION[dataset]
+    padding = default_padding if padding is None else padding
+    flip = default_flip if flip is None else flip
     rng = as_generator(rng)
     batch = images if images.ndim == 4 else images[:, np.newaxis]  # grey: one channel
-    batch = random_crop(batch, padding, rng)
+    if padding:
+        batch = random_crop(batch, padding, rng)
     if flip:
         batch = random_horizontal_flip(batch, rng=rng)
     return batch.reshape(images.shape)

@@ -1,4 +1,4 @@
-"""Arrays ready for an MLP: a seeded validation split, normalised with training statistics.
+"""Arrays ready for a model: a seeded validation split, normalised with training statistics.
 
 The functions read a run's configuration (a ``nn.train.TrainConfig``, or anything with its
 ``dataset``, ``data_root``, ``seed``, ``limit_train`` and ``val_split``), so that a run, a grid
@@ -19,7 +19,7 @@ from nn.data.datasets import load_split
 from nn.data.transforms import channel_stats, normalize
 from nn.errors import OptionError
 
-__all__ = ["Data", "flat", "load_data", "load_raw", "prepare_data", "split_sizes"]
+__all__ = ["Data", "as_images", "flat", "load_data", "load_raw", "prepare_data", "split_sizes"]
 
 
 def split_sizes(total: int, config) -> tuple[int, int]:
@@ -43,7 +43,7 @@ def split_sizes(total: int, config) -> tuple[int, int]:
 
 @dataclass
 class Data:
-    """Arrays ready for an MLP: images normalised with training statistics, as float32."""
+    """Arrays ready for a model: images normalised with training statistics, as float32."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -57,6 +57,11 @@ class Data:
     @property
     def in_features(self) -> int:
         return int(np.prod(self.x_test.shape[1:]))
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one image: (1, 28, 28) for the MNISTs."""
+        return as_images(self.x_test[:0]).shape[1:]
 
 
 Raw = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -110,3 +115,16 @@ def load_data(config, statistics: dict | None = None) -> Data:
 def flat(x: np.ndarray) -> np.ndarray:
     """(N, ...) images as (N, features) rows for an MLP."""
     return x.reshape(len(x), -1)
+
+
+def as_images(x: np.ndarray) -> np.ndarray:
+    """Images as (N, C, H, W) for a CNN: grey (N, H, W) images gain a channel axis (a view).
+
+    >>> as_images(np.zeros((5, 28, 28))).shape
+    (5, 1, 28, 28)
+    """
+    if x.ndim == 3:
+        return x[:, np.newaxis]
+    if x.ndim != 4:
+        raise ValueError(f"expected images shaped (N, H, W) or (N, C, H, W), got shape {x.shape}")
+    return x

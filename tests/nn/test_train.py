@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -196,31 +195,9 @@ def test_mnist_pipeline_trains_saves_and_evaluates_on_the_real_test_set(tmp_path
     assert code == 0
 
 
-def write_cifar_batches(folder: Path, per_batch: int, seed: int = 0) -> None:
-    """Small batches in the exact layout of CIFAR-10's python version."""
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(seed)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
-        labels = rng.integers(0, 10, per_batch)
-        # A learnable signal: each class brightens its own band of the red plane.
-        rows = rng.integers(0, 128, (per_batch, 3072), dtype=np.uint8)
-        for row, label in zip(rows, labels, strict=True):
-            row[label * 100 : label * 100 + 100] = 255
-        batch = {
-            b"batch_label": name.encode(),
-            b"labels": labels.tolist(),
-            b"data": rows,
-            b"filenames": [f"{i}.png".encode() for i in range(per_batch)],
-        }
-        with open(folder / name, "wb") as file:
-            pickle.dump(batch, file, protocol=2)
-    meta = {b"label_names": [n.encode() for n in datasets.CLASS_NAMES["cifar10"]]}
-    with open(folder / "batches.meta", "wb") as file:
-        pickle.dump(meta, file, protocol=2)
-
-
-def test_cifar10_trains_end_to_end_with_augmentation_on_format_exact_batches(tmp_path):
+def test_cifar10_trains_end_to_end_with_augmentation_on_format_exact_batches(
+    tmp_path, write_cifar_batches
+):
     write_cifar_batches(tmp_path / "data" / "cifar-10-batches-py", per_batch=60)
     out = tmp_path / "run"
     code = train.main(
