@@ -4,9 +4,9 @@
   ``engine, replay`` (CNN step only): the same step through ``autograd.replay``.
 - ``numpy``: the same computation written by hand in NumPy, the floor for an engine on NumPy:
   the patch matrix by a strided window view and one copy, one batched matrix product, the
-  input's gradient by a loop over kernel offsets adding strided slices; no graph, the patch
-  matrix kept from the forward pass (the engine recomputes it from the saved input), no gradient
-  for the network's input, ReLU in place.
+  input's gradient by a loop over kernel offsets adding strided slices, the weight's by one
+  product with a patch matrix laid out rows first; no graph, no gradient for the network's
+  input, ReLU in place.
 - ``torch``: PyTorch on the CPU, eager, one thread.
 
 Every contender starts from the same weights and batch; ``check_same_work`` compares their
@@ -35,7 +35,7 @@ LEARNING_RATE = 0.01
 
 
 def numpy_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, padding: int):
-    """Stride-1 convolution by the patch matrix; returns y and the patch matrix (N, K, L)."""
+    """Stride-1 convolution by the patch matrix; returns y and the padded input."""
     n, c, h, width = x.shape
     o, _, kh, kw = w.shape
     if padding:
@@ -48,31 +48,34 @@ def numpy_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, padding: int):
     patches = np.ascontiguousarray(windows.transpose(0, 1, 4, 5, 2, 3)).reshape(n, -1, oh * ow)
     y = np.matmul(w.reshape(o, -1), patches).reshape(n, o, oh, ow)
     y += b.reshape(-1, 1, 1)
-    return y, patches
+    return y, xp
 
 
-def numpy_conv_backward(g, patches, w, x_shape, padding: int, input_grad: bool = True):
-    """(dL/dx or None, dL/dw, dL/db) of numpy_conv, from its patch matrix."""
+def numpy_conv_backward(g, xp, w, x_shape, padding: int, input_grad: bool = True):
+    """(dL/dx or None, dL/dw, dL/db) of numpy_conv, from its padded input."""
     n, o, oh, ow = g.shape
     _, c, kh, kw = w.shape
-    g3 = g.reshape(n, o, oh * ow)
     # dL/dw = sum over images and positions of g x patches: one product over (K, N*L), with the
-    # patch matrix's rows first (a copy; np.tensordot makes the same copy, and is slower).
-    patch_rows = patches.transpose(1, 0, 2).reshape(patches.shape[1], -1)
-    g_rows = g3.transpose(1, 0, 2).reshape(o, -1)
+    # patch matrix built rows first (c, kh, kw, n, oh, ow) from the window view. (Measured: this
+    # beats keeping the forward's (N, K, L) patch matrix and transposing it, 6.0 against 7.4 ms
+    # for the CNN's second layer, and np.tensordot, which makes that transposed copy too.)
+    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))
+    patch_rows = np.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3)).reshape(c * kh * kw, -1)
+    g_rows = np.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, -1)
     grad_w = (patch_rows @ g_rows.T).T.reshape(w.shape)
     grad_b = g.sum(axis=(0, 2, 3))
     if not input_grad:
         return None, grad_w, grad_b
     # cols = w^T @ g with rows ordered (i, j, c): each kernel offset adds one block.
     w_rows = np.ascontiguousarray(w.transpose(2, 3, 1, 0)).reshape(-1, o)
-    cols = np.matmul(w_rows, g3).reshape(n, kh, kw, c, oh, ow)
+    cols = np.matmul(w_rows, g.reshape(n, o, oh * ow)).reshape(n, kh, kw, c, oh, ow)
     h, width = x_shape[2:]
     padded = np.zeros((n, c, h + 2 * padding, width + 2 * padding), g.dtype)
     for i in range(kh):
         for j in range(kw):
             padded[:, :, i : i + oh, j : j + ow] += cols[:, i, j]
-    return padded[:, :, padding : padding + h, padding : padding + width], grad_w, grad_b
+    grad_x = np.ascontiguousarray(padded[:, :, padding : padding + h, padding : padding + width])
+    return grad_x, grad_w, grad_b
 
 
 def numpy_max_pool(x: np.ndarray, k: int = 2):
@@ -140,8 +143,8 @@ def conv_contenders(problem: ConvProblem, torch=None) -> dict:
         return grads
 
     def numpy():
-        _, patches = numpy_conv(p.x, p.weight, p.bias, p.padding)
-        return numpy_conv_backward(p.grad_output, patches, p.weight, p.x.shape, p.padding)
+        _, padded = numpy_conv(p.x, p.weight, p.bias, p.padding)
+        return numpy_conv_backward(p.grad_output, padded, p.weight, p.x.shape, p.padding)
 
     contenders = {"engine": engine, "numpy": numpy}
     if torch is not None:
@@ -331,10 +334,10 @@ class NumpyCNN:
         conv1_w, conv1_b, conv2_w, conv2_b, fc1_w, fc1_b, fc2_w, fc2_b = self.params
         rows, labels, n = self.rows, self.labels, len(self.labels)
         # Forward, keeping what backward needs; ReLU in place (its output is its own mask).
-        a1, patches1 = numpy_conv(self.x, conv1_w, conv1_b, 1)
+        a1, padded1 = numpy_conv(self.x, conv1_w, conv1_b, 1)
         np.maximum(a1, 0, out=a1)
         p1, argmax1 = numpy_max_pool(a1)
-        a2, patches2 = numpy_conv(p1, conv2_w, conv2_b, 1)
+        a2, padded2 = numpy_conv(p1, conv2_w, conv2_b, 1)
         np.maximum(a2, 0, out=a2)
         p2, argmax2 = numpy_max_pool(a2)
         flat = p2.reshape(n, -1)
@@ -360,11 +363,11 @@ class NumpyCNN:
         grad = (grad @ fc1_w.T).reshape(p2.shape)
         grad = numpy_max_pool_backward(grad, argmax2, a2.shape)
         grad *= a2 > 0
-        grad, grad_conv2_w, grad_conv2_b = numpy_conv_backward(grad, patches2, conv2_w, p1.shape, 1)
+        grad, grad_conv2_w, grad_conv2_b = numpy_conv_backward(grad, padded2, conv2_w, p1.shape, 1)
         grad = numpy_max_pool_backward(grad, argmax1, a1.shape)
         grad *= a1 > 0
         _, grad_conv1_w, grad_conv1_b = numpy_conv_backward(
-            grad, patches1, conv1_w, self.x.shape, 1, input_grad=False
+            grad, padded1, conv1_w, self.x.shape, 1, input_grad=False
         )
         grads = [grad_conv1_w, grad_conv1_b, grad_conv2_w, grad_conv2_b,
                  grad_fc1_w, grad_fc1_b, grad_fc2_w, grad_fc2_b]  # fmt: skip

@@ -74,13 +74,15 @@ def text_report(results: dict) -> str:
     lines = []
     for number, key in _numbered(results, TIMED, 1):
         lines += _comparison_text(number, key, results[key])
-    lines.append("4. Memory over the engine's MLP training (tracemalloc after each step, RSS)")
-    for run in results["memory"]:
-        lines.append(f"   {_memory_summary(run)}")
-    lines.append("")
-    lines.append("Engine MLP step by phase and op (ms per step, timed ops):")
-    lines.extend(f"   {line}" for line in _breakdown_lines(results["mlp_profile"]))
-    lines.append("")
+    if "memory" in results:
+        lines.append("4. Memory over the engine's MLP training (tracemalloc after each step, RSS)")
+        for run in results["memory"]:
+            lines.append(f"   {_memory_summary(run)}")
+        lines.append("")
+    if "mlp_profile" in results:
+        lines.append("Engine MLP step by phase and op (ms per step, timed ops):")
+        lines.extend(f"   {line}" for line in _breakdown_lines(results["mlp_profile"]))
+        lines.append("")
     for number, key in _numbered(results, CONVOLUTION, 5):
         lines += _comparison_text(number, key, results[key])
     if "cnn_profile" in results:
@@ -205,28 +207,7 @@ def markdown_report(
         "| engine / torch | replay / torch |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for key in [key for key in TIMED + CONVOLUTION if key in results]:
-        comparison = results[key]
-        numerator, denominator = comparison.ratios[0]
-        engine = comparison.stats["engine"]
-        replay = comparison.stats.get("engine, replay")
-        versus = [
-            f"{comparison.ratio(name, 'torch'):.2f}x"
-            if comparison.stats.get("torch") and comparison.stats.get(name)
-            else "n/a"
-            for name in ("engine", "engine, replay")
-        ]
-        replay_text = (
-            f"{_figure(replay.median, comparison.scale)} {comparison.unit}" if replay else ""
-        )
-        out.append(
-            f"| {comparison.title} | {_figure(engine.median, comparison.scale)} "
-            f"{comparison.unit} | {numerator}/{denominator} "
-            f"{_ratio_text(comparison, numerator, denominator)} | {comparison.target} | "
-            f"{_verdict(comparison.target_met)} | {replay_text} | "
-            f"{_verdict(comparison.replay_target_met) if replay else ''} | {versus[0]} | "
-            f"{versus[1]} |"
-        )
+    out += _summary_rows(results, TIMED)
     flat = all(run.flat for run in results["memory"])
     out.append(
         f"| Memory over {results['memory'][0].samples[-1].step} MLP steps, gc on and off | "
@@ -274,22 +255,6 @@ def markdown_report(
         "",
     ]
     out += [f"- {line}" for line in _breakdown_lines(results["mlp_profile"])]
-    for number, key in _numbered(results, CONVOLUTION, 5):
-        comparison = results[key]
-        out += ["", f"## {number}. {comparison.title}", ""]
-        out += _comparison_markdown(comparison)
-    if "cnn_profile" in results:
-        out += [
-            "",
-            "## Where the engine's CNN step spends its time",
-            "",
-            "Milliseconds per step, each op's forward and backward timed as for the MLP. Conv2d's "
-            "backward calls ConvTranspose2d.forward (the input's gradient) and "
-            "Conv2dWeightGrad.forward (the weight's); MaxPool2d's calls MaxUnpool2d.forward: "
-            "those lines are parts of the backward lines, not additions to them.",
-            "",
-        ]
-        out += [f"- {line}" for line in _op_lines(results["cnn_profile"])]
     if cprofile_text:
         out += [
             "",
@@ -300,7 +265,88 @@ def markdown_report(
             "```",
         ]
     out.append("")
+    if "cnn" in results:
+        out += ["", convolution_markdown(results, info, command, rounds)]
     return "\n".join(out)
+
+
+#: Around the convolution benchmarks' part of RESULTS.md, which a run with ``--only
+#: convolution --write`` replaces on its own.
+BLOCK_START, BLOCK_END = "<!-- convolution benchmarks: start -->", "<!-- convolution: end -->"
+
+
+def convolution_markdown(results: dict, info: dict[str, str], command: str, rounds: int) -> str:
+    """The convolution benchmarks' part of RESULTS.md, between BLOCK_START and BLOCK_END."""
+    date = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    keys = [key for key in CONVOLUTION if key in results]
+    out = [
+        BLOCK_START,
+        "## Convolutional networks",
+        "",
+        f"- Command: `{command}`; date: {date}; {rounds} rounds; "
+        + "; ".join(f"{key}: {value}" for key, value in info.items()),
+        "- Times are CPU seconds of the benchmark's process, interleaved as above: wall time "
+        "on this shared machine counts the time other jobs hold the cores.",
+        "",
+        "| Benchmark | Engine (median) | Ratio | Target | Met | Replay (median) | Replay: met "
+        "| engine / torch | replay / torch |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *_summary_rows(results, CONVOLUTION),
+    ]
+    for number, key in enumerate(keys, start=5):
+        comparison = results[key]
+        out += ["", f"## {number}. {comparison.title}", ""]
+        out += _comparison_markdown(comparison)
+    if "cnn_profile" in results:
+        out += [
+            "",
+            "## Where the engine's CNN step spends its time",
+            "",
+            "Milliseconds per step (wall time), each op's forward and backward timed as for the "
+            "MLP. Conv2d's backward calls ConvTranspose2d.forward (the input's gradient) and "
+            "Conv2dWeightGrad.forward (the weight's); MaxPool2d's calls MaxUnpool2d.forward: "
+            "those lines are parts of the backward lines, not additions to them.",
+            "",
+        ]
+        out += [f"- {line}" for line in _op_lines(results["cnn_profile"])]
+    return "\n".join(out + ["", BLOCK_END, ""])
+
+
+def replace_convolution_block(document: str, block: str) -> str:
+    """``document`` (RESULTS.md) with its convolution block replaced by ``block`` (appended
+    when it has none)."""
+    if BLOCK_START in document and BLOCK_END in document:
+        before = document[: document.index(BLOCK_START)]
+        after = document[document.index(BLOCK_END) + len(BLOCK_END) :].lstrip("\n")
+        return before + block + after
+    return document.rstrip("\n") + "\n\n" + block
+
+
+def _summary_rows(results: dict, keys: tuple[str, ...]) -> list[str]:
+    rows = []
+    for key in [key for key in keys if key in results]:
+        comparison = results[key]
+        numerator, denominator = comparison.ratios[0]
+        engine = comparison.stats["engine"]
+        replay = comparison.stats.get("engine, replay")
+        versus = [
+            f"{comparison.ratio(name, 'torch'):.2f}x"
+            if comparison.stats.get("torch") and comparison.stats.get(name)
+            else "n/a"
+            for name in ("engine", "engine, replay")
+        ]
+        replay_text = (
+            f"{_figure(replay.median, comparison.scale)} {comparison.unit}" if replay else ""
+        )
+        rows.append(
+            f"| {comparison.title} | {_figure(engine.median, comparison.scale)} "
+            f"{comparison.unit} | {numerator}/{denominator} "
+            f"{_ratio_text(comparison, numerator, denominator)} | {comparison.target} | "
+            f"{_verdict(comparison.target_met)} | {replay_text} | "
+            f"{_verdict(comparison.replay_target_met) if replay else ''} | {versus[0]} | "
+            f"{versus[1]} |"
+        )
+    return rows
 
 
 def _comparison_markdown(comparison: suite.Comparison) -> list[str]:

@@ -4,6 +4,8 @@
     python -m benchmarks.run --quick      # a few seconds, smaller sizes, for a quick look
     python -m benchmarks.run --profile    # also print cProfile's top 10 for the small-op chain
     python -m benchmarks.run --write      # rewrite benchmarks/RESULTS.md
+    python -m benchmarks.run --only convolution --write   # conv, max-pool, CNN step only:
+                                          # rewrites their part of RESULTS.md, keeps the rest
 
 Every library runs on one BLAS thread, so that the figures measure the code rather than the
 number of cores, and do not depend on what else the machine is doing.
@@ -21,10 +23,32 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from benchmarks import suite  # noqa: E402
-from benchmarks.report import markdown_report, text_report  # noqa: E402
+from benchmarks.report import (  # noqa: E402
+    convolution_markdown,
+    markdown_report,
+    replace_convolution_block,
+    text_report,
+)
 from benchmarks.timing import import_torch, machine_info  # noqa: E402
 
 RESULTS_PATH = Path(__file__).with_name("RESULTS.md")
+
+
+def run_convolution(torch, rounds: int, quick: bool) -> dict:
+    """The convolution benchmarks (issue 16) at full size, or small with ``quick``."""
+    if quick:
+        return {
+            "conv": suite.bench_conv(torch, rounds=rounds, calls=1, shape=(16, 16, 16, 16)),
+            "max_pool": suite.bench_max_pool(torch, rounds=rounds, calls=2),
+            "cnn": suite.bench_cnn(torch, rounds=rounds, steps=1, batch=32),
+            "cnn_profile": suite.cnn_profile(rounds=rounds, steps=1, batch=32),
+        }
+    return {
+        "conv": suite.bench_conv(torch, rounds=rounds),
+        "max_pool": suite.bench_max_pool(torch, rounds=rounds),
+        "cnn": suite.bench_cnn(torch, rounds=rounds),
+        "cnn_profile": suite.cnn_profile(rounds=min(rounds, 5)),
+    }
 
 
 def run_all(torch, rounds: int, quick: bool) -> dict:
@@ -37,10 +61,6 @@ def run_all(torch, rounds: int, quick: bool) -> dict:
             "long_chain": suite.bench_long_chain(torch, rounds=min(rounds, 3), ops=20_000),
             "memory": suite.bench_memory(steps=40, every=10),
             "mlp_profile": suite.mlp_profile(rounds=rounds, steps=5),
-            "conv": suite.bench_conv(torch, rounds=rounds, calls=1, shape=(16, 16, 16, 16)),
-            "max_pool": suite.bench_max_pool(torch, rounds=rounds, calls=2),
-            "cnn": suite.bench_cnn(torch, rounds=rounds, steps=1, batch=32),
-            "cnn_profile": suite.cnn_profile(rounds=rounds, steps=1, batch=32),
         }
     else:
         results = {
@@ -49,11 +69,8 @@ def run_all(torch, rounds: int, quick: bool) -> dict:
             "long_chain": suite.bench_long_chain(torch, rounds=min(rounds, 5)),
             "memory": suite.bench_memory(),
             "mlp_profile": suite.mlp_profile(rounds=rounds),
-            "conv": suite.bench_conv(torch, rounds=rounds),
-            "max_pool": suite.bench_max_pool(torch, rounds=rounds),
-            "cnn": suite.bench_cnn(torch, rounds=rounds),
-            "cnn_profile": suite.cnn_profile(rounds=min(rounds, 5)),
         }
+    results.update(run_convolution(torch, rounds, quick))
     results["seconds"] = time.perf_counter() - started
     return results
 
@@ -64,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
     parser.add_argument("--profile", action="store_true", help="cProfile the small-op chain")
     parser.add_argument("--write", action="store_true", help=f"rewrite {RESULTS_PATH.name}")
+    parser.add_argument(
+        "--only",
+        choices=["convolution"],
+        help="run only these benchmarks; --write then rewrites only their part of the results",
+    )
     args = parser.parse_args(argv)
     if args.quick and args.rounds == parser.get_default("rounds"):
         args.rounds = 3
@@ -73,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in info.items():
         print(f"{key}: {value}")
     print()
-    results = run_all(torch, rounds=args.rounds, quick=args.quick)
+    if args.only == "convolution":
+        started = time.perf_counter()
+        results = run_convolution(torch, rounds=args.rounds, quick=args.quick)
+        results["seconds"] = time.perf_counter() - started
+    else:
+        results = run_all(torch, rounds=args.rounds, quick=args.quick)
     print(text_report(results))
 
     cprofile_text = ""
@@ -84,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.write:
         command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
-        report = markdown_report(results, info, command.strip(), args.rounds, cprofile_text)
+        if args.only == "convolution":  # the rest of the file stays as the last full run left it
+            block = convolution_markdown(results, info, command.strip(), args.rounds)
+            report = replace_convolution_block(RESULTS_PATH.read_text(), block)
+        else:
+            report = markdown_report(results, info, command.strip(), args.rounds, cprofile_text)
         RESULTS_PATH.write_text(report)
         print(f"\nWrote {RESULTS_PATH}")
     return 0

@@ -360,7 +360,7 @@ CONV_NUMPY_NOTE = (
     "Times are CPU seconds of the process (time.process_time), not wall time: the machine is "
     "shared and often loaded far beyond its 2 cores; every contender runs on one thread. "
     "'numpy' is the same computation by hand (benchmarks/conv.py): the engine's algorithms "
-    "without a graph, keeping the patch matrix from the forward pass."
+    "without a graph."
 )
 
 

@@ -216,3 +216,15 @@ def test_each_fast_path_has_a_plain_version_the_savings_script_can_put_in_its_pl
     ]
     assert len(changed) == 1  # fastpaths.py, or graph.py for the one in backward
     compile((folder / "autograd" / changed[0]).read_text(), changed[0], "exec")
+
+
+def test_a_convolution_only_run_rewrites_its_part_of_the_results_and_keeps_the_rest(tiny_results):
+    full = report.markdown_report(tiny_results, {"CPU": "test"}, "python -m x", rounds=1)
+    assert full.count(report.BLOCK_START) == 1 and full.count(report.BLOCK_END) == 1
+    convolution = {key: tiny_results[key] for key in ("conv", "max_pool", "cnn", "cnn_profile")}
+    assert "CNN SGD step" in report.text_report({**convolution, "seconds": 1.0})
+    block = report.convolution_markdown(convolution, {"CPU": "other"}, "python -m y", rounds=2)
+    updated = report.replace_convolution_block(full, block)
+    main_part = full[: full.index(report.BLOCK_START)]
+    assert updated == main_part + block
+    assert report.replace_convolution_block(main_part, block) == main_part.rstrip() + "\n\n" + block

@@ -45,7 +45,10 @@ def pair(op_name: str, name: str, value, minimum: int) -> tuple[int, int]:
     >>> pair("Conv2d", "stride", 2, 1)
     (2, 2)
     """
-    values = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
+    if isinstance(value, numbers.Integral):
+        values = (value, value)
+    else:
+        values = tuple(value) if isinstance(value, tuple | list) else (value,)
     if len(values) != 2 or not all(
         isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= minimum for v in values
     ):
@@ -113,9 +116,8 @@ def _check_image(op_name: str, x: np.ndarray) -> None:
         )
 
 
-def _check_fits(op_name, x_shape, kernel, padding, dilation, what="kernel") -> tuple[int, int]:
-    """The output's (height, width), or an error when the (dilated) kernel is larger than the
-    padded input."""
+def _check_fits(op_name, x_shape, kernel, padding, dilation) -> tuple[int, int]:
+    """The padded input's (height, width), or an error when the (dilated) kernel is larger."""
     _, _, height, width = x_shape
     top, bottom, left, right = padding
     span = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel))
@@ -123,9 +125,9 @@ def _check_fits(op_name, x_shape, kernel, padding, dilation, what="kernel") -> t
     if span[0] > padded[0] or span[1] > padded[1]:
         dilated = f" (dilated to {span})" if span != tuple(kernel) else ""
         raise ShapeError(
-            f"{op_name}: the {what} {tuple(kernel)}{dilated} is larger than the padded input "
-            f"{padded} (input {x_shape}, padding {padding}); use a smaller {what}, more padding "
-            f"or a larger image"
+            f"{op_name}: the kernel {tuple(kernel)}{dilated} is larger than the padded input "
+            f"{padded} (input {x_shape}, padding {padding}); use a smaller kernel, more padding "
+            "or a larger image"
         )
     return padded
 
@@ -516,7 +518,8 @@ def _point_at_nans(stacked, argmax) -> None:
 def _where(mask, values) -> np.ndarray:
     """``values`` where ``mask`` holds, else 0. A product is several times faster than
     np.where, but 0 * inf is NaN: with an infinity or NaN among the values, np.where."""
-    selected = values * mask
+    with np.errstate(invalid="ignore"):  # 0 * inf, handled below
+        selected = values * mask
     if not np.isfinite(selected.sum()):
         return np.where(mask, values, 0).astype(values.dtype, copy=False)
     return selected

@@ -27,6 +27,9 @@ from autograd import (
 from autograd import functional as AF
 from autograd.testing import check_gradients, convolutions, poolings
 
+# PyTorch warns that padding="same" with an even kernel makes a padded copy: not our concern.
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+
 EXAMPLES = settings.default.max_examples  # from the profile in tests/conftest.py
 FEW = max(3, EXAMPLES // 6)  # central differences cost a forward pass per input element
 
@@ -136,7 +139,6 @@ def test_input_rows_that_no_window_reaches_get_zero_gradient_and_keep_the_input_
     _assert_same(ours, theirs)
 
 
-@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
 def test_padding_same_keeps_the_size_even_for_an_even_kernel_with_the_extra_row_at_the_end():
     x, w = np.random.default_rng(0).normal(size=(1, 2, 5, 6)), np.ones((3, 2, 2, 4))
     ours, theirs = _ours_and_theirs(
@@ -316,6 +318,7 @@ def test_an_input_that_is_not_4d_is_a_clear_error_saying_how_to_add_the_batch_ax
     "arguments, message",
     [
         ({"stride": 0}, "stride must be an int >= 1"),
+        ({"stride": 1.5}, r"stride must be an int >= 1 or a pair of them, got 1.5"),
         ({"padding": -1}, "padding must be"),
         ({"padding": "full"}, 'padding must be an int, a pair, "same" or "valid"'),
         ({"dilation": (1, 2, 3)}, "dilation must be an int >= 1 or a pair"),

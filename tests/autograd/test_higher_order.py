@@ -16,6 +16,7 @@ declare a differentiable backward, and the semantics of ``backward(create_graph=
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -359,7 +360,9 @@ def _convolution(draw, part):
             return AF.conv2d(x, w, *b, **arguments)
 
         def torch_conv(torch, x, w, *b):
-            return torch.nn.functional.conv2d(x, w, *b, **arguments)
+            with warnings.catch_warnings():  # padding="same" with an even kernel: a copy
+                warnings.simplefilter("ignore", UserWarning)
+                return torch.nn.functional.conv2d(x, w, *b, **arguments)
 
         return Drawn(f"conv2d {arguments}, bias {b is not None}", inputs, conv, torch_conv)
     normalised = _normalised(x.shape, w.shape, arguments)
@@ -435,6 +438,24 @@ def _pooling(draw, part):
         (g,),
         ours,
         lambda torch, g: _torch_gradient(torch, lambda x: torch_pool(torch, x), x, g),
+    )
+
+
+@st.composite
+def _batch_norm_images(draw):
+    """BatchNorm2d's case: (n, channels, h, w) normalised over axes (0, 2, 3), in training."""
+    n, channels, height, width = (draw(st.integers(1, 3)) for _ in range(4))
+    height = max(height, 2)  # at least two values per channel
+    x = _spread_rows(draw, n * height * width, channels)  # one row per pixel, a column a channel
+    x = x.reshape(n, height, width, channels).transpose(0, 3, 1, 2).copy()
+    gamma, beta = draw(arrays((channels,))), draw(arrays((channels,)))
+    return Drawn(
+        "batch norm over images, training",
+        (x, gamma, beta),
+        lambda x, g, b: BatchNorm.do_forward(x, g, b, eps=1e-5, training=True, axes=(0, 2, 3)),
+        lambda torch, x, g, b: torch.nn.functional.batch_norm(
+            x, None, None, g, b, training=True, eps=1e-5
+        ),
     )
 
 
@@ -540,6 +561,7 @@ CASES = [
     Case("LogSoftmax", _softmax(LogSoftmax, "log_softmax")),
     Case("BatchNorm training", _batch_norm(training=True), tolerance=1e-7, linear_inputs=(2,)),
     Case("BatchNorm evaluation", _batch_norm(training=False), linear_inputs=(2,)),
+    Case("BatchNorm over images", _batch_norm_images(), tolerance=1e-7, linear_inputs=(2,)),
     Case("Conv2d", _convolution("Conv2d"), linear_inputs=(2,)),
     Case("ConvTranspose2d", _convolution("ConvTranspose2d")),
     Case("Conv2dWeightGrad", _convolution("Conv2dWeightGrad")),
