@@ -14,6 +14,7 @@ from autograd.errors import (
     GradcheckError,
     GradientError,
     GraphReleasedError,
+    ReplayError,
     ShapeError,
 )
 from autograd.gradcheck import gradcheck
@@ -33,7 +34,7 @@ from autograd.tensor import TensorNode
 
 __all__ = [
     "DEFAULT_DTYPE", "AnomalyError", "GradcheckError", "GradientError", "GraphReleasedError",
-    "ShapeError", "OpNode", "Op", "TensorNode", "detect_anomaly", "enable_grad", "func",
-    "functional", "grad", "gradcheck", "is_grad_enabled", "large_graph", "no_grad", "replay",
-    "scope",
+    "ReplayError", "ShapeError", "OpNode", "Op", "TensorNode", "detect_anomaly", "enable_grad",
+    "func", "functional", "grad", "gradcheck", "is_grad_enabled", "large_graph", "no_grad",
+    "replay", "scope",
 ] + ops.__all__  # fmt: skip

@@ -1,5 +1,6 @@
 """What the backward pass checks at each step, so that a mistake raises instead of giving a
-silently wrong gradient: the seed, a released op, and what an op's backward returns.
+silently wrong gradient: the seed, a released op, and what an op's backward returns; and the
+call of an op's backward that tells an observer of it (autograd.viz.step_through).
 
 graph.py calls these; none of it is the algorithm itself.
 """
@@ -78,6 +79,19 @@ def call_backward(op_node, outputs: list, output_grads: tuple, create_graph: boo
     return input_grads
 
 
+def observed(observer, pending: dict):
+    """call_backward, then telling ``observer`` of the step before the pass adds the gradients
+    it returned into ``pending`` (see Modes.observer). A pass without an observer never uses it,
+    so observing costs nothing when unused."""
+
+    def call_backward_observed(op_node, outputs, output_grads, create_graph):
+        input_grads = call_backward(op_node, outputs, output_grads, create_graph)
+        observer(op_node, outputs, output_grads, input_grads, pending)
+        return input_grads
+
+    return call_backward_observed
+
+
 def conform(op_node, node, node_grad):
     """A gradient has its input's shape and dtype (NumPy gives scalars for 0-d arithmetic)."""
     value = node.value
@@ -87,9 +101,21 @@ def conform(op_node, node, node_grad):
         array = node_grad = np.asarray(node_grad)
     if array.shape != value.shape:
         index = next(i for i, x in enumerate(op_node.inputs) if x is node)
+        name = op_node.op.__name__
+        # A leaf's .value can be rebound after the forward: then it is not the array the op
+        # locked (readonly.py) when it saw it.
+        if node.source is None and all(locked is not value for locked in op_node.locked):
+            raise ShapeError(
+                f"input {index} of {name} is a leaf that now has shape {value.shape}, but the "
+                f"graph saw it with shape {array.shape}: its .value was replaced by an array of "
+                "another shape after the forward that used it. A graph gives gradients for the "
+                "values it saw: change a leaf's value only after backward, then run the forward "
+                f"again (if its value was not replaced, {name}.backward is wrong)"
+            )
+        resized = " (or the leaf's array was resized in place since)" if node.source is None else ""
         raise ShapeError(
-            f"{op_node.op.__name__}.backward returned a gradient of shape {array.shape} for "
-            f"input {index} of shape {value.shape}"
+            f"{name}.backward returned a gradient of shape {array.shape} for "
+            f"input {index} of shape {value.shape}{resized}"
         )
     if array.dtype != value.dtype:
         return node_grad.astype(value.dtype)

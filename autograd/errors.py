@@ -37,6 +37,14 @@ class GraphvizNotFoundError(RuntimeError):
     """
 
 
+class PictureTooLargeError(ValueError):
+    """A graph too large to lay out as a picture in seconds: says what to pass instead.
+
+    >>> to_dot(loss_of_a_big_model)
+    PictureTooLargeError: this picture would have 4210 nodes (1390 ops), ...; collapse=True ...
+    """
+
+
 class MissingPackageError(ImportError):
     """An optional package is not installed: one line naming it and the extra that brings it.
 

@@ -48,13 +48,15 @@ _FLAG_PAIRS = (((False, False), (False, True)), ((True, False), (True, True)))
 
 def forward(op, context: dict, nodes: tuple, constants: dict):
     """``op.forward(context, *values, **constants)``, with no ``*`` or ``**`` for one or two
-    inputs and no constants."""
+    inputs and no constants (unless two inputs hold one array)."""
     if not constants:
         if len(nodes) == 2:
-            return op.forward(context, nodes[0].value, nodes[1].value)
-        if len(nodes) == 1:
+            a, b = nodes[0].value, nodes[1].value
+            if a is not b or nodes[0] is nodes[1]:
+                return op.forward(context, a, b)
+        elif len(nodes) == 1:
             return op.forward(context, nodes[0].value)
-    return op.forward(context, *[x.value for x in nodes], **constants)
+    return op.forward(context, *autograd.higher_order.input_values(nodes, context), **constants)
 
 
 def output_nodes(outputs: tuple, requires_grad: bool) -> tuple:

@@ -120,7 +120,9 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, wanted=
         grads[root] = sum_grads(grads[root], seed) if root in grads else seed
     order, outputs_of = walk(roots)
     wanted, kept = set(wanted), {}
-    anomaly_enabled = local.modes.anomaly_enabled
+    modes = local.modes
+    anomaly_enabled, observer = modes.anomaly_enabled, modes.observer  # observer: see modes.py
+    call_backward = checks.call_backward if observer is None else checks.observed(observer, grads)
     for op_node in order:
         if op_node.context is None:  # freed by an earlier pass
             raise checks.released(op_node)
@@ -135,7 +137,7 @@ def run_backward(roots, seeds, retain_graph, create_graph, retain_grads, wanted=
             output_grads = take_output_grads(op_node, outputs, grads, create_graph)
         if output_grads is None:  # no gradient reached this op
             continue
-        input_grads = checks.call_backward(op_node, outputs, output_grads, create_graph)
+        input_grads = call_backward(op_node, outputs, output_grads, create_graph)
         for node, node_grad in zip(op_node.inputs, input_grads):
             if node_grad is None or not node.requires_grad:
                 continue

@@ -16,7 +16,7 @@ import numpy as np
 
 from autograd import graph, tensor
 from autograd.errors import GradientError
-from autograd.modes import enable_grad, no_grad
+from autograd.modes import enable_grad, no_grad, scope
 from autograd.op import Op
 
 
@@ -72,6 +72,30 @@ def _as_tuple(value) -> tuple:
 # ----- a create_graph pass ---------------------------------------------------------------------
 
 _WITHHELD = object()
+#: The context key under which ``input_values`` keeps the arrays an op's forward received, when
+#: two of its inputs held one array (not a string: no backward reads it).
+INPUT_VALUES = object()
+
+
+def input_values(nodes: tuple, context: dict) -> list:
+    """The arrays an op's forward receives: each input's value, except that a second node
+    holding the same array (``x.value * x``, ``A @ TensorNode(A)``) gets a view of it. Saved
+    arrays are matched to input nodes by identity in a create_graph pass (``NodeContext``); with
+    one array for two nodes, the pass could not tell the constant from the leaf. Recorded ops
+    (those with a context) keep the arrays under ``INPUT_VALUES``.
+
+    >>> values = input_values((TensorNode(a), TensorNode(a)), context)   # [a, a.view()]
+    """
+    values = [x.value for x in nodes]
+    if len(nodes) < 2 or not context:
+        return values
+    seen: dict[int, object] = {}
+    for index, (value, x) in enumerate(zip(values, nodes)):
+        holder = seen.setdefault(id(value), x)
+        if holder is not x:  # another node holds this array: give this one its own view
+            values[index] = value.view()
+            context[INPUT_VALUES] = values
+    return values
 
 
 class NodeContext(dict):
@@ -81,7 +105,8 @@ class NodeContext(dict):
     constant there would silently drop a term of the second derivative."""
 
     def __init__(self, op_node, outputs: list) -> None:
-        nodes = {id(x.value): x for x in op_node.inputs}
+        values = op_node.context.get(INPUT_VALUES) or [x.value for x in op_node.inputs]
+        nodes = {id(value): x for value, x in zip(values, op_node.inputs)}
         nodes.update((id(x.value), x) for x in outputs)
         constants = op_node.op.saved_constants
         super().__init__(
@@ -109,8 +134,26 @@ def _saved_as_node(value, nodes: dict, constant: bool):
     return nodes.get(id(value), _WITHHELD)
 
 
+class BackwardOf:
+    """The scope of the ops that a create_graph pass records for one op's backward, so that
+    pictures can draw the graph of a gradient apart from the forward graph."""
+
+    __slots__ = ("op_name", "op_number")
+
+    def __init__(self, op_node) -> None:  # not the OpNode itself: it would keep it alive
+        self.op_name, self.op_number = op_node.op.__name__, op_node.number
+
+    def __repr__(self) -> str:
+        return f"backward of {self.op_name}"
+
+
 def differentiable_backward(op_node, outputs: list, output_grads: tuple):
     """Call the op's backward on TensorNodes, recording the graph of the gradient itself."""
+    with scope(BackwardOf(op_node)):
+        return _call_backward_on_nodes(op_node, outputs, output_grads)
+
+
+def _call_backward_on_nodes(op_node, outputs: list, output_grads: tuple):
     op = op_node.op
     if op.differentiable_backward:
         with enable_grad():

@@ -13,6 +13,7 @@ import functools
 import numpy as np
 
 from autograd import ops, tensor
+from autograd.modes import local
 
 
 def array_ufunc(ufunc, method: str, inputs: tuple, kwargs: dict):
@@ -42,7 +43,11 @@ def array_function(func, args: tuple, kwargs: dict):
 
 def constant(ufunc, *inputs) -> tensor.TensorNode:
     """A ufunc with no gradient (comparisons, sign) on nodes or arrays: a constant node."""
-    return tensor.TensorNode(np.asarray(ufunc(*[tensor.plain(x) for x in inputs])))
+    node = tensor.TensorNode(np.asarray(ufunc(*[tensor.plain(x) for x in inputs])))
+    computed = local.modes.tracing  # replay must not fix a value computed from the step's nodes
+    if computed is not None and any(isinstance(x, tensor.TensorNode) for x in inputs):
+        computed.append(node)
+    return node
 
 
 def _binary(op):

@@ -15,12 +15,20 @@ from collections.abc import Iterator
 class Modes:
     """One thread's switches."""
 
-    __slots__ = ("grad_enabled", "anomaly_enabled", "scope")
+    __slots__ = ("grad_enabled", "anomaly_enabled", "scope", "tracing", "observer")
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly_enabled = False
         self.scope: tuple = ()  # what is building the graph now, outermost first
+        # While replay.trace records a step: a list of the constant nodes computed from nodes
+        # outside any op (comparisons, np.sign), and every op is recorded, needed or not.
+        self.tracing: list | None = None
+        #: Called by the backward loop after each op's backward, before the gradients it returned
+        #: are added into the pending ones: ``observer(op_node, outputs, output_grads,
+        #: input_grads, pending)``, where ``pending`` maps nodes to their gradient so far (to
+        #: read, never to change). None: no call, and no cost. autograd.viz.step_through sets it.
+        self.observer = None
 
 
 class _PerThread(threading.local):

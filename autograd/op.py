@@ -86,6 +86,6 @@ class Op:
         nodes_out = output_nodes(outputs, record)
         if modes.anomaly_enabled:
             debug.check_forward(cls, nodes, nodes_out)
-        if record:
+        if record or modes.tracing is not None:  # replay records every op of a step
             autograd.graph.OpNode(cls, context, nodes, outputs, constants, modes, nodes_out)
         return nodes_out if type(result) is tuple else nodes_out[0]

@@ -10,9 +10,11 @@ op's ``forward`` with a fresh context, then every op's ``backward`` latest first
 gradients into the leaves' ``.grad`` as ``loss.backward()`` does. No TensorNode or OpNode is
 built. tinygrad's TinyJit and CUDA graphs work the same way.
 
-As with ``jax.jit``, Python runs only while recording: control flow, Python numbers
-(``x * 0.5``), Python state such as ``model.training``, and numbers computed outside the graph
-(``float(x)``, a ``no_grad()`` block) keep the values they had then, and fn's Python side
+While recording, every op is recorded, even one that needs no gradient (``m.sum()`` of a mask,
+``1 / temperature``, a frozen layer, a ``no_grad()`` block): replay reruns it. As with
+``jax.jit``, Python runs only while recording: control flow, Python numbers (``x * 0.5``),
+Python state such as ``model.training``, and numbers taken out of the graph (``float(x)``,
+``.item()``, NumPy on ``.value``) keep the values they had then, and fn's Python side
 effects (prints, counters) happen on those calls only. The check on the second call catches such
 a value that changed between the first two calls; after changing one later, call ``reset()``.
 """
@@ -58,11 +60,14 @@ class Replay:
     - Arrays given to ops as keyword constants (labels, indices) are matched to the arguments by
       identity and replaced on replay; any other array constant (labels computed inside fn,
       nn.BatchNorm1d's running statistics, which BatchNorm updates in place) is refused.
-    - A leaf made inside fn would be replayed with its value from the trace: fixed if it holds one
-      number (a Python number, perhaps broadcast), refused if not (a dropout mask,
-      ``TensorNode(np.random...)``, a value computed outside the graph). Except an argument or a
-      leaf from outside broadcast by an Expand that was not recorded (its input needs no grad):
-      that is recorded as the Expand it is, and replayed.
+    - Every op fn runs is recorded and rerun, whether or not it needs a gradient. A leaf made
+      inside fn (not by an op) would be replayed with its value from the trace: fixed if it holds
+      one number (a Python number, perhaps broadcast), refused if not (a dropout mask,
+      ``TensorNode(np.random...)``, a value computed with NumPy), and refused if it is a
+      comparison or ``np.sign`` of the step's nodes (``x > 0``, Relu's mask in a create_graph
+      pass), whatever its shape. A NumPy broadcast of an argument or leaf is replayed as Expand.
+    - ``retain_grad()`` on an intermediate (replay keeps no intermediate gradient), and a traced
+      step called inside fn (its backward would run now, and never on replay): refused.
     - Outside grad mode: refused. Inside ``detect_anomaly()``: every call runs eagerly.
 
     Limits: ops whose result does not reach the loss are not replayed; a leaf replaced by another
@@ -90,6 +95,12 @@ class Replay:
                     "pass node.value for a TensorNode (leaves to differentiate are reached by fn "
                     "itself, as a model reaches its parameters)"
                 )
+        if modes.tracing is not None:
+            raise ReplayError(
+                "replay: a traced step was called inside another traced step's fn; it would run "
+                "its own backward now (which the outer step could not undo if refused) and not "
+                "at all when the outer step replays. Call the inner step's fn instead"
+            )
         if modes.anomaly_enabled:  # detect_anomaly checks ops as eager mode builds them
             nodes = [TensorNode(array) for array in arrays]
             loss = self.fn(*nodes)
@@ -115,11 +126,18 @@ class Replay:
         # leaves made by fn are constants of this one call. (Kept alive, so no id is reused;
         # type(), not isinstance, which would read every object's __class__.)
         existing = {id(x): x for x in gc.get_objects() if issubclass(type(x), TensorNode)}
-        loss = self.fn(*nodes)
+        # While fn runs, every op is recorded, even one whose inputs need no gradient (a mask's
+        # sum, 1 / temperature): replay reruns it on the new arguments and leaves.
+        modes, computed = local.modes, []
+        modes.tracing = computed
+        try:
+            loss = self.fn(*nodes)
+        finally:
+            modes.tracing = None
         if not isinstance(loss, TensorNode):
             raise TypeError(f"replay: fn must return a TensorNode (the loss), got {type(loss)}")
-        program = _Program(loss, nodes, existing)
-        del existing
+        program = _Program(loss, nodes, existing, computed)
+        del existing, computed
         if first is not None:
             program.verified = True
             difference = program.difference(first)
@@ -152,7 +170,7 @@ class _Program:
     dtypes, needs_input_grad, the inputs that need a gradient with their dtypes). ``refusal``
     says why the step cannot be replayed, if it cannot."""
 
-    def __init__(self, loss: TensorNode, arguments: list, existing: dict) -> None:
+    def __init__(self, loss: TensorNode, arguments: list, existing: dict, computed: list) -> None:
         self.refusal = ""
         self.verified = False  # True once a second call recorded the same program
         self.leaves: list[tuple] = []  # (leaf, slot, shape, dtype, requires_grad)
@@ -164,13 +182,19 @@ class _Program:
             array_id = id(node.value)
             self.argument_ids[array_id] = None if array_id in self.argument_ids else index
         self.arguments, self.existing = arguments, existing
+        self.computed = {id(node) for node in computed}  # comparisons of the step's nodes
         self._record(loss)
-        del self.arguments, self.existing  # needed while recording only
+        del self.arguments, self.existing, self.computed  # needed while recording only
 
     def _record(self, loss: TensorNode) -> None:
         order, reached = walk([loss])
         for op_node in reversed(order):  # creation order: an op's inputs have their slots
             name = op_node.op.__name__
+            if any(node.retains_grad for node in reached[op_node]):
+                return self._refuse(
+                    f"the output of {name} has retain_grad(), and a replayed step keeps no "
+                    "intermediate gradient; run this step eagerly to read it"
+                )
             if any(id(node) in self.existing for node in reached[op_node]):
                 return self._refuse(
                     f"{name} was recorded before the step, so eager mode would run it once and "
@@ -179,7 +203,7 @@ class _Program:
             inputs = tuple([self._slot(x, name) for x in op_node.inputs])
             constants, to_fill = dict(op_node.constants), []
             for key, value in op_node.constants.items():
-                template = self._template(value, name, key)
+                template = self._template(value, name, key, op_node.constants)
                 if template is not value:
                     to_fill.append((key, template))
                     del constants[key]
@@ -225,8 +249,8 @@ class _Program:
             return len(self.initial) - 1
         if self.argument_ids.get(id(value)) is not None:  # TensorNode(argument) inside fn
             return self.argument_ids[id(value)]
-        # Made inside fn. Broadcasting inserts Expand ops that are not recorded when their input
-        # needs no gradient: one of an argument or a leaf from outside is replayed as Expand.
+        # Made inside fn. A broadcast of an argument or of a leaf from outside, made with NumPy
+        # rather than an op, is replayed as the Expand it is.
         source = self._broadcast_source(value, consumer)
         if source is not None:
             (output,) = self._add_step(
@@ -234,13 +258,20 @@ class _Program:
             )
             return output
         self.initial.append(value)
-        if any(value.strides):  # not one number (0-d, or broadcast): refused
+        if id(x) in self.computed:  # a comparison or np.sign of the step's nodes: not an op
+            self._refuse(
+                f"an input of {consumer} is a mask or sign of shape {x.shape} computed from the "
+                "step's values by a comparison (x > 0, np.sign; also inside Relu's or Abs's "
+                "backward in a create_graph pass), which records no op; replay would reuse its "
+                "value from this call. Run this step eagerly"
+            )
+        elif any(value.strides):  # not one number (0-d, or broadcast): refused
             self._refuse(
                 f"an input of {consumer} is an array of shape {x.shape} made inside fn outside "
-                "the graph (a constant such as a dropout mask or TensorNode(np.random...), or "
-                "the result of ops on arguments alone, which record nothing); replay would reuse "
-                "its value from this call. Pass it as an argument of the step, make it before "
-                "the step, or run this step eagerly"
+                "the graph (a constant such as a dropout mask, TensorNode(np.random...), or a "
+                "value computed through .value or NumPy); replay would reuse its value from this "
+                "call. Pass it as an argument of the step, make it before the step, or run this "
+                "step eagerly"
             )
         return len(self.initial) - 1  # a Python number, fixed as jax.jit fixes them
 
@@ -262,23 +293,29 @@ class _Program:
                 return self._slot(node, consumer)
         return None
 
-    def _template(self, value, name: str, key: str):
+    def _template(self, value, name: str, key: str, constants: dict):
         """A keyword constant as replay passes it: ``value`` itself, or an ``_Argument`` (or a
         tuple of parts, for indices) when it is an argument of the step."""
         if type(value) is tuple:
-            parts = tuple([self._template(part, name, key) for part in value])
+            parts = tuple([self._template(part, name, key, constants) for part in value])
             return value if all(p is v for p, v in zip(parts, value)) else parts
         if id(value) in self.argument_ids:
             index = self.argument_ids[id(value)]
             if index is None:
                 self._refuse(f"{name}'s {key}= is an array passed as two arguments; pass copies")
             return _Argument(index)
-        if isinstance(value, np.ndarray | TensorNode) and value.ndim > 0:
+        if isinstance(value, np.ndarray | TensorNode):  # 0-d too: computed, not a Python number
             hint = ""
-            if name == "BatchNorm":
+            if name == "BatchNorm" and constants.get("training", True):
                 hint = (
                     " (nn.BatchNorm1d's running statistics: module state, which BatchNorm "
                     "updates in place in training; train models with BatchNorm1d eagerly)"
+                )
+            elif name == "BatchNorm":
+                hint = (
+                    " (nn.BatchNorm1d's running statistics, read in evaluation mode: module "
+                    "state, which load_state_dict or a training step may change; run steps "
+                    "with BatchNorm1d eagerly)"
                 )
             self._refuse(
                 f"{name}'s {key}= is an array of shape {value.shape} that is not an argument of "

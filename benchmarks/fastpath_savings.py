@@ -26,7 +26,10 @@ PLAIN_BODIES = {
     "wrap": "return tuple(map(autograd.tensor.as_node, inputs))",
     "aligned": "return False  # ops/shape.py's broadcast for every elementwise op",
     "needs_input_grad": "return tuple([x.requires_grad for x in nodes])",
-    "forward": "return op.forward(context, *[x.value for x in nodes], **constants)",
+    "forward": (
+        "return op.forward(context, *autograd.higher_order.input_values(nodes, context), "
+        "**constants)"
+    ),
     "output_nodes": "return tuple([autograd.tensor.TensorNode(y, requires_grad) for y in outputs])",
 }
 

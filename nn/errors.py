@@ -13,6 +13,10 @@ class StateDictError(ValueError):
     """A state dict does not fit the model: names the missing, unexpected or misshapen keys."""
 
 
+class ArrayFileError(ValueError):
+    """An ``.npz`` file of arrays cannot be read (truncated, or not an .npz): names the file."""
+
+
 class ParameterInUseError(ValueError):
     """An optimiser step on a parameter that a live graph saved for backward (read-only)."""
 

@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from nn.errors import ArrayFileError
+
 __all__ = ["load_arrays", "save_arrays", "write_atomically"]
 
 
@@ -66,7 +68,15 @@ def save_arrays(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
 def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The named arrays of an ``.npz`` file (never unpickling anything).
 
+    A file that is truncated or not an ``.npz`` raises ArrayFileError naming it.
+
     >>> state = load_arrays("model.npz")
     """
-    with np.load(path, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (zipfile.BadZipFile, EOFError, ValueError) as error:  # OSError: a missing file
+        raise ArrayFileError(
+            f"{path} is not a complete .npz file of arrays ({error}); it may have been cut "
+            "short by a copy or a full disk: write it again"
+        ) from None

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from autograd import TensorNode, scope
-from nn.errors import StateDictError
+from nn.errors import ParameterInUseError, StateDictError
 from nn.files import load_arrays, save_arrays
 
 __all__ = ["Module", "ModuleList", "Parameter", "StateDictError", "save_arrays"]
@@ -278,6 +278,16 @@ class Module:
             raise StateDictError(
                 f"cannot load this state dict into {type(self).__name__} (nothing was changed): "
                 + "; ".join(problems)
+            )
+        in_use = [name for name, target in targets.items() if not target.flags.writeable]
+        if in_use:
+            raise ParameterInUseError(
+                f"{type(self).__name__}.load_state_dict: a graph that saved "
+                f"{', '.join(map(repr, in_use))} for backward is still alive (a backward with "
+                "retain_graph=True, or a forward whose result you still hold), so they are "
+                "read-only and nothing was changed; loading now would make that graph's next "
+                "backward silently wrong. Run that backward first, or drop the graph (del loss), "
+                "then load"
             )
         for name, target in targets.items():
             np.copyto(target, values[name], casting="same_kind")

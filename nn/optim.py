@@ -98,21 +98,35 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient; parameters whose grad is None are skipped
-        (they took no part in the loss), and their state is left as it was."""
-        for index, parameter in enumerate(
-            self.params
-        ):  # check all first: a refused step changes nothing
-            if parameter.grad is not None and not parameter.value.flags.writeable:
-                raise ParameterInUseError(
-                    f"{type(self).__name__}.step: parameter {index} (shape {parameter.shape}) is "
-                    "read-only because a graph that saved it for backward is still alive (a "
-                    "backward with retain_graph=True, or a forward whose result you still hold); "
-                    "updating it now would make that graph's next backward silently wrong. Run "
-                    "that backward first, or drop the graph (del loss), then step"
-                )
+        (they took no part in the loss), and their state is left as it was.
+
+        A ``.grad`` that is a node (``backward(create_graph=True)``) counts by its value. Its
+        graph holds the parameter read-only, so the update goes into a copy that becomes the
+        parameter's value: that graph keeps the values it saved, as PyTorch's keeps its own.
+        """
+        for index, parameter in enumerate(self.params):  # check all first: a refused step
+            grad = parameter.grad  # changes nothing
+            if grad is None or isinstance(grad, TensorNode) or parameter.value.flags.writeable:
+                continue
+            raise ParameterInUseError(
+                f"{type(self).__name__}.step: parameter {index} (shape {parameter.shape}) is "
+                "read-only because a graph that saved it for backward is still alive (a "
+                "backward with retain_graph=True, or a forward whose result you still hold); "
+                "updating it now would make that graph's next backward silently wrong. Run "
+                "that backward first, or drop the graph (del loss), then step"
+            )
         for index, parameter in enumerate(self.params):
-            if parameter.grad is not None:
-                self.update(index, parameter.value, parameter.grad)
+            grad = parameter.grad
+            if grad is None:
+                continue
+            if not isinstance(grad, TensorNode):
+                self.update(index, parameter.value, grad)
+            elif parameter.value.flags.writeable:
+                self.update(index, parameter.value, grad.value)
+            else:  # held by the graph of its own .grad: update a copy
+                value = parameter.value.copy()
+                self.update(index, value, grad.value)
+                parameter.value = value
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (``grad`` becomes None)."""

@@ -29,6 +29,72 @@ from nn.options import show_value
 #: Files that mark a folder as a run's (or a grid's): only such folders may be overwritten.
 RUN_MARKERS = ("config.json", "grid.json")
 
+# ----- reading a run's configuration ---------------------------------------------------------
+
+
+def read_config(path: Path, config_class: type):
+    """The ``config_class`` written as JSON at ``path``, every field of the type its option
+    takes and valid; else an OptionError for ``--evaluate`` naming the file and the field.
+
+    >>> config = read_config(Path("runs/mnist/config.json"), TrainConfig)
+    """
+    try:
+        fields = json.loads(path.read_text())
+        config = config_class(**fields)
+    except (TypeError, ValueError) as error:
+        raise OptionError("--evaluate", f"{path} is not readable: {error}") from None
+    for spec in dataclasses.fields(config_class):
+        value = getattr(config, spec.name)
+        if not _has_type(value, spec):
+            raise OptionError(
+                "--evaluate",
+                f"{path}: field {spec.name!r} is {json.dumps(value)}, which is not "
+                f"{_type_name(spec)}; edit the file or train again",
+            )
+    try:
+        config.validate()
+    except OptionError as error:
+        field = error.option.lstrip("-").replace("-", "_")
+        problem = str(error).removeprefix(f"{error.option}: ")
+        raise OptionError("--evaluate", f"{path}: field {field!r}: {problem}") from None
+    return config
+
+
+def _default(spec: dataclasses.Field):
+    if spec.default is not dataclasses.MISSING:
+        return spec.default
+    return spec.default_factory()
+
+
+def _has_type(value, spec: dataclasses.Field) -> bool:
+    """Whether ``value`` (read from JSON) has the type of the option ``spec``."""
+    default = _default(spec)
+    if value is None:
+        return default is None
+    if isinstance(default, list):
+        return isinstance(value, list) and all(_is_int(item) for item in value)
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int) or (default is None and "int" in str(spec.type)):
+        return _is_int(value)
+    if isinstance(default, float):
+        return _is_int(value) or isinstance(value, float)
+    return isinstance(value, str)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _type_name(spec: dataclasses.Field) -> str:
+    default = _default(spec)
+    names = {list: "a list of whole numbers", bool: "true or false", int: "a whole number"}
+    name = names.get(type(default), {float: "a number", str: "a string"}.get(type(default)))
+    if default is None:
+        name = ("a whole number" if "int" in str(spec.type) else "a string") + " or null"
+    return name
+
+
 # ----- choosing, refusing, creating ----------------------------------------------------------
 
 

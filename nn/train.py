@@ -40,11 +40,13 @@ from nn import functional as F
 from nn import plots, runs
 from nn.data.prepare import Data, as_images, flat, load_data, split_sizes
 from nn.errors import (
+    ArrayFileError,
     DatasetError,
     DivergedError,
     MissingDataError,
     MissingPackageError,
     OptionError,
+    StateDictError,
     TrainError,
 )
 from nn.optional import import_optional
@@ -309,8 +311,12 @@ def train_one_epoch(model, optimizer, loader, config, rng, progress, epoch=1):
         logits = model(model_input(model, xb))
         loss = F.cross_entropy(logits, yb)
         if not math.isfinite(loss.item()):
+            loss_value = loss.item()
+            # The error's traceback keeps this frame: free the graph, which holds the parameters
+            # read-only, so that the best epoch's parameters can be loaded back.
+            del logits, loss
             raise DivergedError(
-                f"the training loss became {loss.item()} at epoch {epoch}, step {step} with"
+                f"the training loss became {loss_value} at epoch {epoch}, step {step} with"
                 f" --lr {optimizer.lr:g}: training diverged; try a lower --lr"
                 f" (for example --lr {config.lr / 10:g})",
                 epoch,
@@ -464,15 +470,17 @@ def evaluate_run(run_dir: Path, data_root: str | None = None) -> dict:
         raise OptionError(
             "--evaluate", f"{run_dir} is not a finished run folder: {', '.join(missing)} missing"
         )
-    try:
-        config = TrainConfig(**json.loads((run_dir / "config.json").read_text()))
-    except (TypeError, ValueError) as error:
-        raise OptionError("--evaluate", f"{run_dir}/config.json is not readable: {error}") from None
+    config = runs.read_config(run_dir / "config.json", TrainConfig)
     if data_root is not None:
         config.data_root = data_root
     # The test set is normalised with the run's training statistics, as in training.
     data = load_data(config, json.loads((run_dir / "normalization.json").read_text()))
-    model = build_model(config, data.image_shape).load(run_dir / "model.npz")
+    try:
+        model = build_model(config, data.image_shape).load(run_dir / "model.npz")
+    except ArrayFileError as error:
+        raise OptionError("--evaluate", str(error)) from None
+    except StateDictError as error:
+        raise OptionError("--evaluate", f"{run_dir / 'model.npz'}: {error}") from None
     _, test_acc, predictions = evaluate(model, data.x_test, data.y_test)
     return {
         "test_accuracy": test_acc,

@@ -89,10 +89,11 @@ def test_the_readme_picture_is_what_docs_graph_py_draws_today(tmp_path):
     shutil.copy(DOCS / "graph.py", tmp_path / "graph.py")
     runpy.run_path(str(tmp_path / "graph.py"), run_name="__main__")  # writes beside itself
     assert svg_texts(DOCS / "graph.svg") == svg_texts(tmp_path / "graph.svg")
-    # What the README says of it: operands of Sub and MatMul labelled, formulas shown.
+    # What the README says of it: operands of Sub and MatMul numbered, formulas shown, and no
+    # operand label that reads as a tensor's name (the bias is named b).
     texts = svg_texts(DOCS / "graph.svg")
-    assert texts.count("a") == 2 and texts.count("b") == 2 + 1  # and the bias, named b
-    assert "a - b" in texts and "a @ b" in texts
+    assert texts.count("①") == 2 and texts.count("②") == 2 and texts.count("b") == 1
+    assert "① - ②" in texts and "① @ ②" in texts
 
 
 def test_the_core_line_count_in_the_readme_is_the_files_line_count():

@@ -568,3 +568,22 @@ def test_a_recorded_op_leaves_three_objects_for_the_cycle_collector():
     gc.collect(1)  # untracks what holds no Python objects; the graph itself is alive
     per_op = (len(gc.get_objects()) - before) / 1000
     assert 2.9 < per_op < 3.1
+
+
+# ----- a leaf changed under a live graph (issue 15) -----------------------------------------------
+
+
+def test_a_leaf_rebound_to_another_shape_before_backward_is_named_not_the_op():
+    w = TensorNode(np.ones(3, np.float32), requires_grad=True)
+    loss = (w * TensorNode(np.arange(3, dtype=np.float32))).sum()
+    w.value = np.ones(4, np.float32)
+    with pytest.raises(ShapeError, match=r"leaf that now has shape \(4,\).*was replaced"):
+        loss.backward()
+
+
+def test_a_locked_leaf_resized_in_place_is_named_at_backward():
+    w = TensorNode(np.ones(3, np.float32), requires_grad=True)
+    loss = (w * TensorNode(np.arange(3, dtype=np.float32))).sum()
+    w.value.resize((4,), refcheck=False)  # NumPy's resize ignores the read-only flag
+    with pytest.raises(ShapeError, match="resized in place"):
+        loss.backward()

@@ -1051,3 +1051,55 @@ def test_a_refused_second_derivative_frees_nothing_so_a_retry_refuses_the_same_w
     for _ in range(2):
         with pytest.raises(GradientError, match=r"CubeOnArrays\.backward ran on arrays"):
             autograd.grad(first.sum(), x)
+
+
+# ----- a constant and a leaf holding one array (issue 15) -----------------------------------------
+
+ALIASED = {
+    # name: (f(constant array, leaf) for both engines, the second derivative by hand)
+    "x.value * x": (lambda a, x: ((a * x) ** 2).sum(), lambda a: 2 * a * a),
+    "x.value / x": (lambda a, x: ((a / x) ** 2).sum(), lambda a: -2 * a * a * -4 / a**4),
+    "x - x.value": (lambda a, x: ((x - a) ** 3).sum(), lambda a: 0 * a),
+}
+
+
+@pytest.mark.parametrize("name", list(ALIASED))
+def test_a_constant_holding_the_leafs_array_is_a_constant_in_second_order(name):
+    torch = pytest.importorskip("torch")
+
+    f, expected = ALIASED[name]
+    arr = np.array([1.0, 2.0, 3.0])
+    x = TensorNode(arr, requires_grad=True)
+    (g,) = autograd.grad(f(x.value, x), x, create_graph=True)
+    (gg,) = autograd.grad(g.sum(), x)
+    x_torch = torch.tensor(arr, requires_grad=True)
+    (g_torch,) = torch.autograd.grad(f(torch.tensor(arr), x_torch), x_torch, create_graph=True)
+    (gg_torch,) = torch.autograd.grad(g_torch.sum(), x_torch)
+    np.testing.assert_allclose(gg.value, gg_torch.numpy(), rtol=1e-12)
+    if name != "x.value / x":
+        np.testing.assert_allclose(gg.value, expected(arr), rtol=1e-12)
+    np.testing.assert_allclose(g.value, g_torch.detach().numpy(), rtol=1e-12)
+
+
+def test_an_array_times_the_leaf_made_from_it_matches_the_maths():
+    arr = np.array([1.0, 2.0, 3.0])
+    x = TensorNode(arr, requires_grad=True)
+    (g,) = autograd.grad(((arr * x) ** 2).sum(), x, create_graph=True)  # 2 arr^2 x
+    np.testing.assert_allclose(autograd.grad(g.sum(), x)[0].value, 2 * arr**2)
+
+
+def test_a_matrix_times_the_leaf_made_from_it_matches_pytorch():
+    torch = pytest.importorskip("torch")
+
+    a = np.array([[1.0, 2.0], [3.0, 4.0]])
+    x = TensorNode(a, requires_grad=True)
+    (g,) = autograd.grad(((a @ x) ** 2).sum(), x, create_graph=True)  # 2 A^T A X
+    (gg,) = autograd.grad((g * g).sum(), x)  # 8 (A^T A)^T (A^T A) X
+    gram = a.T @ a
+    np.testing.assert_allclose(gg.value, 8 * gram.T @ gram @ a)
+    x_torch = torch.tensor(a, requires_grad=True)
+    (g_torch,) = torch.autograd.grad(
+        ((torch.tensor(a) @ x_torch) ** 2).sum(), x_torch, create_graph=True
+    )
+    (gg_torch,) = torch.autograd.grad((g_torch * g_torch).sum(), x_torch)
+    np.testing.assert_allclose(gg.value, gg_torch.numpy())

@@ -599,9 +599,9 @@ def test_without_the_graphviz_package_autograd_imports_and_to_dot_says_what_to_i
 @pytest.mark.parametrize(
     ("make", "op", "formula"),
     [
-        (lambda p, r: p - r, "Sub", "a - b"),
-        (lambda p, r: p / r, "Div", "a / b"),
-        (lambda p, r: p.reshape((1, 2)) @ r.reshape((2, 1)), "MatMul", "a @ b"),
+        (lambda p, r: p - r, "Sub", "① - ②"),
+        (lambda p, r: p / r, "Div", "① / ②"),
+        (lambda p, r: p.reshape((1, 2)) @ r.reshape((2, 1)), "MatMul", "① @ ②"),
     ],
 )
 def test_edges_into_non_commutative_ops_name_the_operands_in_order(make, op, formula):
@@ -611,7 +611,7 @@ def test_edges_into_non_commutative_ops_name_the_operands_in_order(make, op, for
     graph = viz.to_json(root)
     (op_node,) = [n for n in graph["nodes"] if n.get("op") == op]
     into = {e["input_index"]: e["label"] for e in graph["edges"] if e["target"] == op_node["id"]}
-    assert into == {0: "a", 1: "b"}
+    assert into == {0: "①", 1: "②"}
     assert label_lines(op_node)[:2] == [op, formula]
 
     parsed = parse_dot(viz.to_dot(root).source)
@@ -619,9 +619,9 @@ def test_edges_into_non_commutative_ops_name_the_operands_in_order(make, op, for
                 for (source, target), label in parsed["edge_labels"].items()
                 if target == op_node["id"]}  # fmt: skip
     if op != "MatMul":  # MatMul's inputs are the reshaped p and r, not p and r themselves
-        assert labelled == {"p": "a", "r": "b"}
+        assert labelled == {"p": "①", "r": "②"}
     else:
-        assert sorted(labelled.values()) == ["a", "b"]
+        assert sorted(labelled.values()) == ["①", "②"]
 
 
 def test_edges_into_commutative_ops_carry_no_operand_label():
@@ -649,3 +649,129 @@ def test_a_tensor_graph_keeps_shapes_without_values_by_default():
     nodes = {n["name"]: n for n in viz.to_json(loss)["nodes"] if n.get("name")}
     assert nodes["x"]["value_summary"] is None
     assert "(2, 3) float32" in label_lines(nodes["x"])
+
+
+# ----- naming what a lesson talks about --------------------------------------------------------
+
+
+def test_a_float_in_names_names_the_scalar_constants_of_that_value_and_ints_do_not():
+    x = TensorNode(np.ones(3, np.float32), requires_grad=True, name="x")
+    eps, count = 1e-5, 2
+    variance = (x * x).mean()
+    mu = x.mean()
+    root = (variance + eps) * count + mu
+    nodes = viz.to_json(root, names={"eps": eps, "count": count, "σ²": variance, "μ": mu})["nodes"]
+    named = {n["name"]: n for n in nodes if n["kind"] == "tensor" and n["name"]}
+    assert set(named) == {"x", "eps", "σ²", "μ"}
+    assert named["eps"]["role"] == "constant" and named["eps"]["shape"] == []
+    broadcast = x + eps  # the number becomes a (3,) constant, a broadcast view
+    ones = x * TensorNode(np.full(3, eps, np.float32))  # an array that holds eps: not named
+    nodes = viz.to_json(broadcast + ones, names={"eps": eps})["nodes"]
+    constants = [n for n in nodes if n.get("role") == "constant"]
+    assert sorted(str(n["name"]) for n in constants) == ["None", "eps"]
+
+
+# ----- the graph of a gradient -----------------------------------------------------------------
+
+
+def test_ops_recorded_by_a_create_graph_backward_are_drawn_apart_with_a_legend():
+    from autograd import grad
+
+    w = TensorNode(np.float64(0.8), requires_grad=True, name="w")
+    y = (w * 1.5).tanh()
+    (dy_dw,) = grad(y, w, create_graph=True)
+    graph = viz.to_json(dy_dw, names={"y": y})
+    ops = [n for n in graph["nodes"] if n["kind"] == "op"]
+    forward = sorted(n["op"] for n in ops if not n["made_by_backward"])
+    assert forward == ["Mul", "Tanh"]
+    backward_scopes = {n["scope"][-1] for n in ops if n["made_by_backward"]}
+    assert backward_scopes == {"backward of the Tanh of step 5", "backward of the Mul of step 6"}
+    assert all(n["scope_kinds"] == ["backward"] for n in ops if n["made_by_backward"])
+    parsed = parse_dot(viz.to_dot(dy_dw, names={"y": y}).source)
+    colours = {
+        n["fillcolor"] for n in parsed["nodes"].values() if n["shape"] == "ellipse"
+    }  # two kinds of op: the forward's and the backward's
+    assert len(colours) == 2
+    frames = {c["color"] for c in parsed["clusters"].values()}
+    assert frames == {viz.picture.CLUSTER_COLOURS["backward"][0]}
+    assert "create_graph=True" in viz.to_dot(dy_dw).source  # the legend line
+    assert "create_graph" not in viz.to_dot(y).source
+
+
+# ----- pictures that never hang ----------------------------------------------------------------
+
+
+def recurrence(steps=100):
+    """x = x * w + 1 a hundred times: w feeds 100 ops (the graph that used to hang Graphviz)."""
+    x = TensorNode(np.ones(3, np.float32), requires_grad=True, name="x")
+    w = TensorNode(np.full(3, 0.5, np.float32), requires_grad=True, name="w")
+    for _ in range(steps):
+        x = x * w + 1
+    return x.sum()
+
+
+def test_a_tensor_used_by_many_ops_is_drawn_once_beside_each_use():
+    graph = viz.to_json(recurrence())
+    copies = [n for n in graph["nodes"] if n.get("name") == "w"]
+    assert len(copies) == 100 and len({n["copy_of"] for n in copies}) == 1
+    assert sorted(label_lines(n)[1] for n in copies)[:2] == ["use 1 of 100", "use 10 of 100"]
+    into = Counter(e["source"] for e in graph["edges"])
+    assert all(into[n["id"]] == 1 for n in copies)
+    few = viz.to_json(recurrence(10))
+    assert [n.get("name") for n in few["nodes"]].count("w") == 1  # 10 uses: drawn once
+    whole = viz.to_json(recurrence(), copy_shared_above=None)
+    assert [n.get("name") for n in whole["nodes"]].count("w") == 1
+
+
+def test_an_intermediate_used_by_many_ops_keeps_its_node_and_says_where_it_comes_from():
+    x = TensorNode(np.ones(2, np.float32), requires_grad=True)
+    h = x.tanh()
+    total = h
+    for i in range(12):
+        total = total + h * float(i)
+    graph = viz.to_json(total.sum(), names={"h": h})
+    nodes = [n for n in graph["nodes"] if n.get("name") == "h"]
+    assert len(nodes) == 1 + 13 and sum(n["copy_of"] is None for n in nodes) == 1
+    copy = next(n for n in nodes if n["copy_of"])
+    assert label_lines(copy)[2].startswith("from Tanh, step ")
+
+
+@needs_dot
+def test_the_200_op_recurrence_renders(tmp_path):
+    """It used to take Graphviz minutes; now a fraction of a second (notes/viz.md)."""
+    path = viz.render(recurrence(), tmp_path / "chain.svg")
+    assert ElementTree.parse(path).getroot().tag.endswith("svg")
+
+
+def test_a_picture_too_large_to_lay_out_says_what_to_pass_instead(monkeypatch):
+    monkeypatch.setattr(viz.picture, "MAX_DRAWN_NODES", 50)
+    with pytest.raises(viz.PictureTooLargeError, match=r"would have \d+ nodes .*to_json"):
+        viz.to_dot(recurrence(30))
+    model = FakeModel()
+    loss = model(TensorNode(np.ones((5, 3), np.float32)))
+    for _ in range(6):
+        loss = model(loss[:, :1] @ TensorNode(np.ones((1, 3), np.float32)))
+    with pytest.raises(viz.PictureTooLargeError, match="collapse=True"):
+        viz.to_json(loss.sum(), names=model)
+    assert viz.to_json(loss.sum(), names=model, collapse=model)  # what the message suggests
+
+
+@needs_dot
+def test_dot_taking_too_long_stops_with_a_clear_error(monkeypatch):
+    monkeypatch.setattr(viz.picture, "DOT_TIMEOUT", 1e-4)
+    with pytest.raises(viz.PictureTooLargeError, match="took more than"):
+        viz.picture.run_dot(viz.to_dot(recurrence(5)).source, "svg")
+
+
+def test_large_pictures_bound_graphvizs_effort_and_small_ones_do_not():
+    big = parse_dot(viz.to_dot(recurrence(60)).source)
+    small = parse_dot(viz.to_dot(recurrence(3)).source)
+    assert "nslimit" in viz.to_dot(recurrence(60)).source
+    assert "nslimit" not in viz.to_dot(recurrence(3)).source
+    assert len(big["nodes"]) > viz.picture.BOUNDED_ABOVE >= len(small["nodes"])
+
+
+def test_left_to_right_is_an_option_and_a_wrong_direction_is_refused():
+    assert "rankdir=LR" in viz.to_dot(recurrence(3), rankdir="LR").source
+    with pytest.raises(ValueError, match="rankdir='sideways'"):
+        viz.to_dot(recurrence(3), rankdir="sideways")

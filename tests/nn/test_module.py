@@ -361,3 +361,23 @@ def test_saving_to_a_missing_folder_names_the_users_path(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(target).replace(".", r"\.")) as caught:
         nn.MLP(2, [3], 2, rng=0).save(target)
     assert ".partial" not in str(caught.value)
+
+
+# ----- loading while a graph holds the parameters (issue 15) --------------------------------------
+
+
+def test_load_state_dict_while_a_graph_is_alive_changes_nothing_and_says_why():
+    from nn.errors import ParameterInUseError
+
+    model = MLP(4, [5], 3, rng=0)
+    state = {name: array + 1 for name, array in model.state_dict().items()}
+    before = model.state_dict()
+    loss = model(TensorNode(np.ones((2, 4), np.float32))).sum()  # holds the weights read-only
+    with pytest.raises(ParameterInUseError, match="nothing was changed.*del loss"):
+        model.load_state_dict(state)
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, before[name])  # not half loaded
+    del loss
+    model.load_state_dict(state)
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, state[name])

@@ -5,8 +5,10 @@ import math
 import numpy as np
 import pytest
 
+import autograd
 from autograd import TensorNode
 from nn import MLP, Parameter, optim
+from nn.errors import ParameterInUseError
 from nn.functional import cross_entropy
 from nn.module import StateDictError
 
@@ -371,3 +373,34 @@ def test_load_state_dict_refuses_a_bad_lr_or_step_and_changes_nothing(change, me
     with pytest.raises(StateDictError, match=message):
         fresh.load_state_dict({**state, **change})
     assert fresh.lr == 0.5 and int(fresh.state[0]["step"]) == 0
+
+
+# ----- a step after backward(create_graph=True) (issue 15) ----------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph")
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_a_step_after_a_create_graph_backward_uses_the_grads_value_as_pytorch_does(name):
+    torch = pytest.importorskip("torch")
+    start = np.array([0.5, -1.0, 2.0], np.float32)
+    w = Parameter(start)
+    loss = (w * w * w).sum()
+    loss.backward(create_graph=True)  # w.grad is a node whose graph holds w
+    optimizer = getattr(optim, name)([w], lr=0.1)
+    optimizer.step()
+
+    w_torch = torch.tensor(start, requires_grad=True)
+    (w_torch * w_torch * w_torch).sum().backward(create_graph=True)
+    getattr(torch.optim, name)([w_torch], lr=0.1).step()
+    np.testing.assert_allclose(w.value, w_torch.detach().numpy(), rtol=1e-6)
+    # The grad's graph kept the values it saved: d(sum 3 w^2)/dw is still 6 w at the start.
+    (second,) = autograd.grad(w.grad.sum(), w)
+    np.testing.assert_allclose(second.value, 6 * start)
+
+
+def test_a_step_while_a_forward_graph_is_alive_is_still_refused():
+    w = Parameter(np.ones(3, np.float32))
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(ParameterInUseError, match="read-only"):
+        optim.SGD([w], lr=0.1).step()

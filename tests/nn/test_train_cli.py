@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -173,6 +174,66 @@ def test_a_diverging_lr_stops_naming_epoch_and_step_and_summary_json_stays_stric
     summary = strict_json(tmp_path / "run" / "summary.json")
     assert summary["diverged"].startswith("the training loss became")
     assert summary["test_accuracy"] is None and summary["epochs_completed"] == 0
+
+
+def test_a_run_diverging_after_its_first_epoch_keeps_its_best_model_and_says_so(tmp_path):
+    diverging = [
+        "--dataset",
+        "fashion-mnist",
+        "--limit-train",
+        "500",
+        "--epochs",
+        "8",
+        "--hidden",
+        "64",
+        "--optimizer",
+        "sgd",
+        "--momentum",
+        "0.99",
+        "--lr",
+        "30",
+        "--no-batchnorm",
+        "--dropout",
+        "0",
+        "--schedule",
+        "none",
+        "--quiet",
+    ]  # fmt: skip  (diverges in epoch 4: the step's graph was kept alive by the error)
+    result = run(tmp_path, *diverging, "--out", "run")
+
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "training diverged; try a lower --lr" in lines[0]
+    summary = strict_json(tmp_path / "run" / "summary.json")
+    assert summary["epochs_completed"] >= 1 and summary["diverged"]
+    assert summary["test_accuracy"] is not None
+    assert (tmp_path / "run" / "model.npz").is_file()
+
+
+DAMAGES = {  # what is done to a finished run folder: what the one-line error must name
+    "truncated model.npz": "model.npz",
+    '"hidden": "16"': "config.json: field 'hidden'",
+    '"lr": -1': "config.json: field 'lr'",
+    '"batchnorm": "yes"': "config.json: field 'batchnorm'",
+}
+
+
+def test_a_damaged_run_folder_under_evaluate_is_one_line_naming_file_and_field(tmp_path):
+    assert run(tmp_path, *TINY, "--out", "run").returncode == 0
+    for number, (damage, named) in enumerate(DAMAGES.items()):
+        folder = tmp_path / f"damaged-{number}"
+        shutil.copytree(tmp_path / "run", folder)
+        if damage == "truncated model.npz":
+            data = (folder / "model.npz").read_bytes()
+            (folder / "model.npz").write_bytes(data[: len(data) // 2])
+        else:
+            key, value = damage.split(": ")
+            config = json.loads((folder / "config.json").read_text())
+            config[json.loads(key)] = json.loads(value)
+            (folder / "config.json").write_text(json.dumps(config))
+        line = one_line_error(run(tmp_path, "--evaluate", folder.name))
+        assert named in line, (damage, line)
 
 
 def test_summary_json_is_strict_json_without_a_validation_split(tmp_path):

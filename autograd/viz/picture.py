@@ -1,17 +1,26 @@
 """Pictures of the computation graph: Graphviz DOT, SVG/PNG/PDF files, inline display in Jupyter.
 
-Data flows top to bottom: input TensorNode -> OpNode -> output TensorNode. Tensors are rounded
-boxes (blue: a leaf that requires grad, where gradients collect; grey and dashed: a constant;
-green and bold: the root), ops are yellow ellipses numbered in the order the backward pass visits
-them, and anything holding a NaN or an infinity is drawn in red. The edges into an op whose
-operands cannot be swapped (Sub, Div, MatMul, Pow, Select) are labelled ``a``/``b`` and the op
-shows its formula (``a - b``), so ``p - r`` is never read as ``r - p``. A graph of scalars shows
-every value and gradient (as micrograd does); a tensor graph shows shapes unless asked.
+Data flows top to bottom (or left to right: ``rankdir="LR"``): input TensorNode -> OpNode ->
+output TensorNode. Tensors are rounded boxes (blue: a leaf that requires grad, where gradients
+collect; grey and dashed: a constant; green and bold: the root), ops are yellow ellipses numbered
+in the order the backward pass visits them, and anything holding a NaN or an infinity is drawn in
+red. The edges into an op whose operands cannot be swapped (Sub, Div, MatMul, Pow, Select) are
+labelled with circled numbers and the op shows its formula (``① - ②``), so ``p - r`` is never
+read as ``r - p``, and no label can be mistaken for a variable's name. Ops that a
+``create_graph=True`` backward recorded (the graph of a gradient) are pink, framed by the op whose
+backward made them. A graph of scalars shows every value and gradient (as micrograd does); a
+tensor graph shows shapes unless asked.
 
 One traversal builds one plain description of the graph (``to_json``); the DOT picture
-(``to_dot``) and the files (``render``) are drawn from it. Only ``to_dot`` and ``render`` need the
-``graphviz`` Python package, and only ``render`` (and inline SVG) needs Graphviz's ``dot``
-program, so the package is imported inside the functions: ``import autograd`` works without it.
+(``to_dot``), the files (``render``) and the step-through page (stepper.py) are drawn from it.
+Only ``to_dot`` and ``render`` need the ``graphviz`` Python package, and only ``render`` (and
+inline SVG) needs Graphviz's ``dot`` program, so the package is imported inside the functions:
+``import autograd`` works without it.
+
+Pictures come back in seconds whatever the graph's shape: a tensor used by many ops is drawn
+once beside each (``copy_shared_above``), Graphviz's layout effort is bounded
+(``LAYOUT_EFFORT``), ``dot`` runs with a time limit, and a graph too large to lay out stops with
+a PictureTooLargeError saying what to pass instead.
 
 >>> loss = ((x @ w + b).relu() - target).mean()
 >>> render(loss, "graph.svg", names=locals())        # or to_dot(loss) in a notebook
@@ -21,13 +30,17 @@ from __future__ import annotations
 
 import functools
 import html
+import numbers
 import pathlib
+import shutil
+import subprocess
 from collections.abc import Mapping
 
 import numpy as np
 
-from autograd.errors import GraphvizNotFoundError
+from autograd.errors import GraphvizNotFoundError, PictureTooLargeError
 from autograd.graph import OpNode, walk
+from autograd.higher_order import BackwardOf
 from autograd.tensor import TensorNode
 
 INSTALL_GRAPHVIZ_PACKAGE = (
@@ -43,16 +56,31 @@ INSTALL_DOT_PROGRAM = (
 
 #: Tensors with at most this many elements show their values (and gradients) in full.
 TINY_SIZE = 4
+#: A tensor used by more ops than this is drawn once beside each of them (and an intermediate
+#: once more where it is made): one node with a hundred edges across the whole picture costs
+#: Graphviz minutes and the reader the thread.
+COPY_SHARED_ABOVE = 10
+#: Above this many boxes and ellipses no layout comes back in seconds: PictureTooLargeError.
+MAX_DRAWN_NODES = 2500
+#: Seconds that ``dot`` may take before PictureTooLargeError (the bounds below keep it far lower).
+DOT_TIMEOUT = 60
+#: Graphviz's layout effort, bounded on pictures of more than BOUNDED_ABOVE nodes (smaller ones
+#: get Graphviz's full effort): network-simplex iterations per node (nslimit, nslimit1) and
+#: crossing-minimisation passes (mclimit). A random graph of 360 ops takes 1 s of dot's time
+#: instead of 3.4 s; the measurements are in notes/viz.md.
+LAYOUT_EFFORT = {"nslimit": "1", "nslimit1": "1", "mclimit": "0.5"}
+BOUNDED_ABOVE = 100
 
 #: Ops whose inputs may be swapped without changing the result: their edges need no labels.
 COMMUTATIVE = {"Add", "Mul"}
-#: How the other ops name their inputs, and the formula that shows the order, e.g. ``a - b``.
+#: The formula of each op whose operands cannot be swapped, in circled numbers, and its edges
+#: are labelled ①, ②: numbers, never letters, so they cannot clash with a tensor named ``b``.
 OPERANDS = {
-    "Sub": (("a", "b"), "a - b"),
-    "Div": (("a", "b"), "a / b"),
-    "MatMul": (("a", "b"), "a @ b"),
-    "Pow": (("a", "b"), "a ** b"),
-    "Select": (("x", "index"), "x[index]"),
+    "Sub": "① - ②",
+    "Div": "① / ②",
+    "MatMul": "① @ ②",
+    "Pow": "① ** ②",
+    "Select": "①[②]",
 }
 
 FONT = "Helvetica"
@@ -75,8 +103,19 @@ STYLES = {  # Graphviz attributes for each kind of node
         "penwidth": "2",
     },
     "op": {"shape": "ellipse", "style": "filled", "fillcolor": "#fef3c7", "color": "#d97706"},
+    "backward_op": {  # recorded by a create_graph backward: the graph of a gradient
+        "shape": "ellipse",
+        "style": "filled",
+        "fillcolor": "#fce7f3",
+        "color": "#db2777",
+    },
     "module": {"shape": "box3d", "style": "filled", "fillcolor": "#ede9fe", "color": "#7c3aed"},
 }
+CLUSTER_COLOURS = {"module": ("#7c3aed", "#5b21b6"), "backward": ("#db2777", "#9d174d")}
+BACKWARD_LEGEND = (
+    "pink ops, framed by the op whose backward made them, were recorded by a "
+    "create_graph=True backward: they compute the gradient"
+)
 
 
 # ----- public functions ----------------------------------------------------------------------
@@ -88,24 +127,28 @@ def to_json(
     show_grads: bool = True,
     names=None,
     collapse=None,
+    copy_shared_above: int | None = COPY_SHARED_ABOVE,
 ) -> dict:
     """The graph that produced ``root`` as plain, JSON-serialisable ``{"nodes", "edges"}``.
 
     Each node has an ``id``, a ``kind`` (``"tensor"``, ``"op"`` or ``"module"`` for a collapsed
     module) and a ``label``; tensors add ``role`` (``"leaf"``, ``"constant"``,
     ``"intermediate"``, ``"root"``), ``name``, ``shape``, ``dtype``, ``requires_grad``,
-    ``non_finite``, ``value_summary``, ``grad_summary``; ops add ``op``, ``constants`` and
-    ``visit_order`` (1 = first op the backward pass visits); every node has ``scope`` (labels of
-    the modules it was built in, outermost first) and ``scope_ids``. Each edge has ``source``,
-    ``target``, ``input_index`` (which input of the target op, None for other edges) and
-    ``label`` (the operand's name, e.g. ``"a"``, on edges into non-commutative ops, else None).
-    The options are those of :func:`to_dot`.
+    ``non_finite``, ``value_summary``, ``grad_summary`` and ``copy_of`` (for a tensor drawn
+    once beside each of its many uses: the id of the tensor's own node, else None); ops add ``op``,
+    ``constants``, ``visit_order`` (1 = first op the backward pass visits) and
+    ``made_by_backward`` (recorded by a create_graph backward); every node has ``scope`` (labels
+    of the modules it was built in, outermost first), ``scope_ids`` and ``scope_kinds``
+    (``"module"``, or ``"backward"`` for the backward of an op in a create_graph pass). Each
+    edge has ``source``, ``target``, ``input_index`` (which input of the target op, None for
+    other edges) and ``label`` (the operand's number, e.g. ``"①"``, on edges into
+    non-commutative ops, else None). The options are those of :func:`to_dot`.
 
     >>> graph = to_json((x * x).sum())
     >>> [node["op"] for node in graph["nodes"] if node["kind"] == "op"]
     ['Mul', 'Sum']
     """
-    return _describe(root, show_values, show_grads, names, collapse)
+    return _describe(root, show_values, show_grads, names, collapse, copy_shared_above)
 
 
 def to_dot(
@@ -116,47 +159,29 @@ def to_dot(
     collapse=None,
     group_scopes: bool = True,
     rankdir: str = "TB",
+    copy_shared_above: int | None = COPY_SHARED_ABOVE,
 ):
     """A ``graphviz.Digraph`` (a :class:`GraphPicture`) of the graph that produced ``root``.
 
     ``show_values`` adds each tensor's values (min/mean/max beyond 4 elements); by default
     (None) a graph of scalars shows them and a tensor graph does not. ``show_grads``
     adds each gradient present (its norm beyond 4 elements). ``names`` names tensors: a dict
-    such as ``locals()`` (entries that are not TensorNodes or start with ``_`` are ignored),
-    any object with ``named_parameters()`` (a module: ``layers.0.weight``), or a list of these;
-    a node's own ``name=`` wins. ``collapse`` draws each op built inside a module's scope as one
-    box: a module, a list of modules, or True for every innermost module. ``group_scopes``
-    frames the ops of each module in a dashed cluster; ``rankdir`` is ``"TB"`` or ``"LR"``.
-    ``.source`` is the DOT text; in Jupyter the picture displays inline.
+    such as ``locals()`` (entries that are not TensorNodes or floats, or start with ``_``, are
+    ignored; a float names the constants of that value made from a Python number, e.g.
+    ``{"ε": 1e-5}``), any object
+    with ``named_parameters()`` (a module: ``layers.0.weight``), or a list of these; a node's own
+    ``name=`` wins. ``collapse`` draws each op built inside a module's scope as one box: a
+    module, a list of modules, or True for every innermost module. ``group_scopes`` frames the
+    ops of each module in a dashed cluster; ``rankdir`` is ``"TB"`` (top to bottom) or ``"LR"``
+    (left to right, for long chains). A tensor used by more than ``copy_shared_above`` ops is
+    drawn once beside each (None: never). ``.source`` is the DOT
+    text; in Jupyter the picture displays inline.
 
     >>> picture = to_dot(loss, names=locals(), show_values=True)
     >>> print(picture.source)          # or picture.render(...), or just `picture` in Jupyter
     """
-    graphviz = _import_graphviz()
-    description = _describe(root, show_values, show_grads, names, collapse)
-    picture = _picture_class()(
-        name="autograd",
-        graph_attr={"rankdir": rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.35"},
-        node_attr={"fontname": FONT, "fontsize": "11", "margin": "0.12,0.05"},
-        edge_attr={"color": "#4b5563", "arrowsize": "0.7"},
-    )
-
-    members: dict[tuple, list[dict]] = {}  # scope path -> its nodes; () is the top level
-    scope_labels: dict[str, str] = {}
-    for node in description["nodes"]:
-        path = tuple(node["scope_ids"]) if group_scopes else ()
-        members.setdefault(path, []).append(node)
-        scope_labels.update(zip(node["scope_ids"], node["scope"]))
-        for depth in range(len(path)):  # make sure every enclosing cluster is drawn
-            members.setdefault(path[:depth], [])
-    _draw_nodes(graphviz, picture, (), members, scope_labels)
-    for edge in description["edges"]:
-        if edge["label"]:
-            label = graphviz.nohtml(edge["label"])
-            picture.edge(edge["source"], edge["target"], label=label, fontsize="10")
-        else:
-            picture.edge(edge["source"], edge["target"])
-    return picture
+    description = _describe(root, show_values, show_grads, names, collapse, copy_shared_above)
+    return draw(description, group_scopes, rankdir)
 
 
 def render(root: TensorNode, path, format: str | None = None, **to_dot_options) -> pathlib.Path:
@@ -182,21 +207,42 @@ def render(root: TensorNode, path, format: str | None = None, **to_dot_options) 
     if suffix != format:
         path = path.with_name(f"{path.name}.{format}")
 
-    picture = to_dot(root, **to_dot_options)
-    try:
-        image = picture.pipe(format=format)
-    except graphviz.ExecutableNotFound as error:
-        raise GraphvizNotFoundError(INSTALL_DOT_PROGRAM) from error
+    image = run_dot(to_dot(root, **to_dot_options).source, format)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(image)
     return path
 
 
+def run_dot(source: str, format: str) -> bytes:
+    """Graphviz's ``dot`` run on DOT text, with a time limit; the image as bytes."""
+    program = shutil.which("dot")
+    if program is None:
+        raise GraphvizNotFoundError(INSTALL_DOT_PROGRAM)
+    try:
+        result = subprocess.run(
+            [program, f"-T{format}"], input=source.encode(), capture_output=True,
+            timeout=DOT_TIMEOUT, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise PictureTooLargeError(
+            f"Graphviz's dot took more than {DOT_TIMEOUT} s to lay out this graph; draw less of "
+            "it: collapse=True (each module as one box), a part of the graph (to_dot of an "
+            "intermediate node), or to_json(...) for the graph as data"
+        ) from None
+    if result.returncode != 0:
+        raise RuntimeError(f"Graphviz's dot failed: {result.stderr.decode(errors='replace')}")
+    return result.stdout
+
+
 # ----- the one description of the graph ------------------------------------------------------
 
 
-def _describe(root, show_values, show_grads, names, collapse) -> dict:
-    """Walk the graph once and describe every node and edge as plain dicts."""
+def _describe(
+    root, show_values, show_grads, names, collapse, copy_shared_above, grads=None, keys=None
+) -> dict:
+    """Walk the graph once and describe every node and edge as plain dicts. ``grads`` (tensor
+    id -> array) stands in for ``.grad`` where given (the step-through knows every gradient);
+    ``keys``, if given, is filled with the node id of each tensor and op (by their ``id``)."""
     if not isinstance(root, TensorNode):
         raise TypeError(f"expected the TensorNode whose graph to draw, got {type(root).__name__}")
     ops, reached = walk([root])  # reached[op]: its outputs on some path to the root
@@ -219,12 +265,12 @@ def _describe(root, show_values, show_grads, names, collapse) -> dict:
     forward_order = ops[::-1]
     tensors = {}  # id -> TensorNode, in order of first appearance going forward
     producer = {}  # tensor id -> group of the op that made it
-    consumers = {}  # tensor id -> groups of the ops that use it
+    consumers = {}  # tensor id -> groups of the ops that use it, in forward order
     for op_node in forward_order:
         group = group_of_op[id(op_node)]
         for x in op_node.inputs:
             tensors.setdefault(id(x), x)
-            consumers.setdefault(id(x), set()).add(group)
+            consumers.setdefault(id(x), {})[group] = True
         for output in reached[op_node]:
             if output is not None:
                 tensors.setdefault(id(output), output)
@@ -238,21 +284,48 @@ def _describe(root, show_values, show_grads, names, collapse) -> dict:
         return (
             group in box_scope
             and tensor_id != id(root)
-            and consumers.get(tensor_id, set()) <= {group}
+            and consumers.get(tensor_id, {}).keys() <= {group}
         )
+
+    def copied(tensor_id) -> bool:  # drawn once beside each of its users
+        uses = len(consumers.get(tensor_id, ()))
+        return copy_shared_above is not None and uses > copy_shared_above
 
     tensor_ids = {key: f"t{index}" for index, key in enumerate(tensors)}
+    if keys is not None:
+        keys.update(tensor_ids)
+        keys.update(group_of_op)
     nodes, edges, drawn, seen_edges = [], [], set(), set()
+    grads = {} if grads is None else grads
 
-    def add_tensor(tensor_id, scope) -> None:
-        if tensor_id in drawn or hidden(tensor_id):
-            return
-        drawn.add(tensor_id)
+    def add_tensor(tensor_id, scope, group=None) -> str:
+        """Describe the tensor once (or once per user, if copied); its node's id."""
+        node_id = tensor_ids[tensor_id]
+        tensor, copy = tensors[tensor_id], None
+        if group is not None and copied(tensor_id):
+            users = list(consumers[tensor_id])
+            use = users.index(group) + 1
+            copy = [f"use {use} of {len(users)}"]
+            if tensor.source is not None:  # where to find its own node
+                copy.append(
+                    f"from {tensor.source.op.__name__}, step {visit_order[id(tensor.source)]}"
+                )
+            node_id = f"{node_id}u{use}"
+        if node_id in drawn or hidden(tensor_id):
+            return node_id
+        drawn.add(node_id)
         node = _describe_tensor(
-            tensors[tensor_id], tensor_id == id(root), tensor_names, show_values, show_grads
+            tensor,
+            tensor_id == id(root),
+            tensor_names,
+            show_values,
+            show_grads,
+            grads.get(tensor_id, tensor.grad),
+            copy,
         )
-        node["id"] = tensor_ids[tensor_id]
+        node["id"], node["copy_of"] = node_id, tensor_ids[tensor_id] if copy else None
         nodes.append(dict(node, **scopes.describe(scope)))
+        return node_id
 
     def add_edge(source, target, input_index=None, label=None) -> None:
         if input_index is None and (source, target) in seen_edges:
@@ -265,8 +338,7 @@ def _describe(root, show_values, show_grads, names, collapse) -> dict:
         group = group_of_op[id(op_node)]
         is_box = group in box_scope
         scope = box_scope[group] if is_box else op_node.scope
-        for x in op_node.inputs:
-            add_tensor(id(x), ())
+        input_ids = [add_tensor(id(x), (), group) for x in op_node.inputs]
         if group not in drawn:
             drawn.add(group)
             if is_box:
@@ -277,20 +349,34 @@ def _describe(root, show_values, show_grads, names, collapse) -> dict:
                 node = _describe_op(op_node, group, visit_order[id(op_node)])
             nodes.append(dict(node, **scopes.describe(scope)))
         labels = _operand_labels(op_node)
-        for index, x in enumerate(op_node.inputs):
+        for index, (x, input_id) in enumerate(zip(op_node.inputs, input_ids)):
             if not is_box:
-                add_edge(tensor_ids[id(x)], group, index, labels[index])
+                add_edge(input_id, group, index, labels[index])
             elif producer.get(id(x)) != group:
-                add_edge(tensor_ids[id(x)], group)
+                add_edge(input_id, group)
         for output in reached[op_node]:
             if output is not None and not hidden(id(output)):
-                add_tensor(id(output), scope)
-                add_edge(group, tensor_ids[id(output)])
+                add_edge(group, add_tensor(id(output), scope))
     add_tensor(id(root), ())  # a root without a graph: a leaf, or made under no_grad
+    drawn_count = len(nodes)
+    if drawn_count > MAX_DRAWN_NODES:
+        raise PictureTooLargeError(
+            f"this picture would have {drawn_count} nodes ({len(ops)} ops), more than "
+            f"{MAX_DRAWN_NODES} that Graphviz lays out in seconds; draw less of it: "
+            + (
+                "collapse=True (each module as one box), "
+                if scopes.owners and not collapsed
+                else ""
+            )
+            + "a part of the graph (to_dot of an intermediate node), or to_json(...) for the "
+            "graph as data"
+        )
     return {"nodes": nodes, "edges": edges}
 
 
-def _describe_tensor(tensor, is_root, tensor_names, show_values, show_grads) -> dict:
+def _describe_tensor(
+    tensor, is_root, tensor_names, show_values, show_grads, grad, copy=None
+) -> dict:
     if is_root:
         role = "root"
     elif tensor.source is not None:
@@ -298,7 +384,11 @@ def _describe_tensor(tensor, is_root, tensor_names, show_values, show_grads) -> 
     else:
         role = "leaf" if tensor.requires_grad else "constant"
     name = tensor.name or tensor_names.get(id(tensor))
-    value, grad = tensor.value, tensor.grad
+    if name is None and role == "constant" and not any(tensor.value.strides):
+        name = _constant_name(tensor.value, tensor_names)  # a number, or one broadcast
+    if isinstance(grad, TensorNode):  # a create_graph pass: the gradient is a node
+        grad = grad.value
+    value = tensor.value
     value_note, grad_note = _non_finite_note(value), None
     grad_summary = None
     if grad is not None:
@@ -309,6 +399,7 @@ def _describe_tensor(tensor, is_root, tensor_names, show_values, show_grads) -> 
 
     shape_text = f"{tuple(value.shape)} {value.dtype}" if value.ndim else f"scalar {value.dtype}"
     lines = [name] if name else []
+    lines += copy or []  # "use 3 of 100": a copy of a tensor that many ops use
     lines += [shape_text, value_summary, grad_summary]
     lines += [f"value has {value_note}" if value_note else None]
     lines += [f"grad has {grad_note}" if grad_note else None]
@@ -328,12 +419,16 @@ def _describe_tensor(tensor, is_root, tensor_names, show_values, show_grads) -> 
 
 
 def _operand_labels(op_node: OpNode) -> list[str | None]:
-    """The name of each input on its edge: None where the order cannot matter."""
+    """The number of each input on its edge (①, ②, ...): None where the order cannot matter."""
     count, op_name = len(op_node.inputs), op_node.op.__name__
     if count < 2 or op_name in COMMUTATIVE:
         return [None] * count
-    names = OPERANDS.get(op_name, ((), ""))[0]
-    return [names[i] if i < len(names) else str(i) for i in range(count)]
+    return [operand_number(i) for i in range(count)]
+
+
+def operand_number(index: int) -> str:
+    """①, ②, ... ⑳ for input 0, 1, ... 19 of an op; then (21), (22), ..."""
+    return chr(0x2460 + index) if index < 20 else f"({index + 1})"
 
 
 def _describe_op(op_node: OpNode, node_id: str, step: int) -> dict:
@@ -343,7 +438,7 @@ def _describe_op(op_node: OpNode, node_id: str, step: int) -> dict:
         if value is None or key == "keepdims" and not value:
             continue
         shown[key], plain[key] = _constant_text(value), _plain(value)
-    formula = OPERANDS[op_name][1] if op_name in OPERANDS and len(op_node.inputs) > 1 else None
+    formula = OPERANDS.get(op_name) if len(op_node.inputs) > 1 else None
     lines = [op_name] + ([formula] if formula else [])
     lines += [f"{key}={text}" for key, text in shown.items()]
     lines.append(f"backward step {step}")
@@ -354,6 +449,7 @@ def _describe_op(op_node: OpNode, node_id: str, step: int) -> dict:
         "op": op_name,
         "constants": plain,
         "visit_order": step,
+        "made_by_backward": any(isinstance(owner, BackwardOf) for owner in op_node.scope),
         "non_finite": False,
     }
 
@@ -386,7 +482,8 @@ def _describe_box(node_id: str, module_label: str, box_ops: list, visit_order: d
 
 
 def _names(names) -> tuple[dict, dict]:
-    """Tensor names and module paths (both keyed by ``id``) from the ``names=`` argument."""
+    """Tensor names (keyed by ``id``, or by ``("constant", value)`` for a float naming scalar
+    constants) and module paths (keyed by ``id``) from the ``names=`` argument."""
     tensor_names, module_paths = {}, {}
     entries = names if isinstance(names, list | tuple) else [names]
     for entry in entries:
@@ -401,8 +498,12 @@ def _names(names) -> tuple[dict, dict]:
                     module_paths.setdefault(id(module), path)
         elif isinstance(entry, Mapping):
             for name, value in entry.items():
-                if isinstance(value, TensorNode) and not str(name).startswith("_"):
+                if str(name).startswith("_"):
+                    continue
+                if isinstance(value, TensorNode):
                     tensor_names.setdefault(id(value), str(name))
+                elif isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+                    tensor_names.setdefault(("constant", float(value)), str(name))
         else:
             raise TypeError(
                 "names= takes a dict of TensorNodes (e.g. locals()), an object with "
@@ -411,15 +512,30 @@ def _names(names) -> tuple[dict, dict]:
     return tensor_names, module_paths
 
 
+def _constant_name(value: np.ndarray, tensor_names: dict) -> str | None:
+    """The name given to a float equal to this constant, a number or a number broadcast (in the
+    constant's dtype: the float32 constant made from 1e-5 is not exactly 1e-5)."""
+    if value.size == 0:
+        return None
+    number = value.reshape(-1)[0]
+    for key, name in tensor_names.items():
+        if type(key) is tuple and np.asarray(key[1], value.dtype) == number:
+            return name
+    return None
+
+
 class _Scopes:
-    """The owners (modules or names) that the ops were built inside, via autograd.scope()."""
+    """The owners (modules, names, or the backward of an op) that the ops were built inside,
+    via autograd.scope()."""
 
     def __init__(self, ops: list[OpNode], module_paths: dict) -> None:
         self.module_paths = module_paths
         self.ids = {}  # scope path (tuple of owner keys) -> "scope1", ...
         self.labels = {}  # scope id -> label
+        self.kinds = {}  # scope id -> "module" or "backward"
         self.innermost = {}  # owner key -> True while no op was built in a scope inside it
         self.owners = {}  # owner key -> owner
+        self.steps = {op_node.number: step for step, op_node in enumerate(ops, start=1)}
         for op_node in reversed(ops):
             for position, owner in enumerate(op_node.scope):
                 key = self.key(owner)
@@ -436,25 +552,34 @@ class _Scopes:
     def id_of(self, scope: tuple) -> str:
         path = tuple(self.key(owner) for owner in scope)
         if path not in self.ids:
-            self.ids[path] = f"scope{len(self.ids) + 1}"
-            self.labels[self.ids[path]] = self.label(scope[-1])
+            self.ids[path] = scope_id = f"scope{len(self.ids) + 1}"
+            self.labels[scope_id] = self.label(scope[-1])
+            self.kinds[scope_id] = "backward" if isinstance(scope[-1], BackwardOf) else "module"
         return self.ids[path]
 
     def label(self, owner) -> str:
         if isinstance(owner, str):
             return owner
+        if isinstance(owner, BackwardOf):
+            step = self.steps.get(owner.op_number)
+            return f"backward of the {owner.op_name}" + (f" of step {step}" if step else "")
         path = self.module_paths.get(id(owner))
         return f"{path} ({type(owner).__name__})" if path else type(owner).__name__
 
     def describe(self, scope: tuple) -> dict:
         ids = [self.id_of(scope[: depth + 1]) for depth in range(len(scope))]
-        return {"scope": [self.labels[i] for i in ids], "scope_ids": ids}
+        kinds = [self.kinds[i] for i in ids]
+        return {"scope": [self.labels[i] for i in ids], "scope_ids": ids, "scope_kinds": kinds}
 
     def keys_to_collapse(self, collapse) -> set:
         if collapse is None or collapse is False:
             return set()
         if collapse is True:
-            return {key for key, innermost in self.innermost.items() if innermost}
+            return {
+                key
+                for key, innermost in self.innermost.items()
+                if innermost and not isinstance(self.owners[key], BackwardOf)
+            }
         wanted = collapse if isinstance(collapse, list | tuple) else [collapse]
         keys = set()
         for owner in wanted:
@@ -532,28 +657,73 @@ def _plain(value):
 # ----- drawing -------------------------------------------------------------------------------
 
 
-def _draw_nodes(graphviz, container, path: tuple, members: dict, scope_labels: dict) -> None:
+def draw(description: dict, group_scopes: bool = True, rankdir: str = "TB", element_ids=False):
+    """The GraphPicture of a description made by ``_describe``. ``element_ids`` gives every
+    node and edge an ``id`` in the SVG (the step-through finds them by it)."""
+    graphviz = _import_graphviz()
+    if rankdir not in ("TB", "LR", "BT", "RL"):
+        raise ValueError(f"rankdir={rankdir!r}: use 'TB' (top to bottom) or 'LR' (left to right)")
+    graph_attr = {"rankdir": rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.35"}
+    if len(description["nodes"]) > BOUNDED_ABOVE:
+        graph_attr.update(LAYOUT_EFFORT)
+    if any(node.get("made_by_backward") for node in description["nodes"]):
+        graph_attr.update(label=BACKWARD_LEGEND, labelloc="b", fontsize="10", fontcolor="#9d174d")
+    picture = _picture_class()(
+        name="autograd",
+        graph_attr=graph_attr,
+        node_attr={"fontname": FONT, "fontsize": "11", "margin": "0.12,0.05"},
+        edge_attr={"color": "#4b5563", "arrowsize": "0.7"},
+    )
+
+    members: dict[tuple, list[dict]] = {}  # scope path -> its nodes; () is the top level
+    scope_labels: dict[str, tuple[str, str]] = {}
+    kinds = {}
+    for node in description["nodes"]:
+        path = tuple(node["scope_ids"]) if group_scopes else ()
+        members.setdefault(path, []).append(node)
+        scope_labels.update(zip(node["scope_ids"], node["scope"]))
+        kinds.update(zip(node["scope_ids"], node["scope_kinds"]))
+        for depth in range(len(path)):  # make sure every enclosing cluster is drawn
+            members.setdefault(path[:depth], [])
+    _draw_nodes(graphviz, picture, (), members, scope_labels, kinds, element_ids)
+    for number, edge in enumerate(description["edges"]):
+        attributes = {"id": f"e{number}"} if element_ids else {}
+        if edge["label"]:
+            attributes.update(label=graphviz.nohtml(edge["label"]), fontsize="13")
+        picture.edge(edge["source"], edge["target"], **attributes)
+    return picture
+
+
+def _draw_nodes(
+    graphviz, container, path: tuple, members: dict, labels: dict, kinds: dict, element_ids
+) -> None:
     """Draw the nodes of one scope, then each scope nested in it as a dashed cluster."""
     for node in members[path]:
-        attributes = dict(STYLES[node["role"] if node["kind"] == "tensor" else node["kind"]])
+        kind = node["kind"]
+        if kind == "op" and node["made_by_backward"]:
+            kind = "backward_op"
+        attributes = dict(STYLES[node["role"] if kind == "tensor" else kind])
         if node["non_finite"]:
             attributes.update(color=RED, fontcolor=RED, penwidth="2")
         lines = [line.replace("\\", "\\\\") for line in node["label"].split("\n")]
         attributes["label"] = graphviz.nohtml("\\n".join(lines))
+        if element_ids:
+            attributes["id"] = node["id"]
         container.node(node["id"], **attributes)
     for child in members:
         if len(child) == len(path) + 1 and child[: len(path)] == path:
+            frame, text = CLUSTER_COLOURS[kinds[child[-1]]]
             with container.subgraph(name="cluster_" + "_".join(child)) as cluster:
                 cluster.attr(
-                    label=graphviz.nohtml(scope_labels[child[-1]].replace("\\", "\\\\")),
+                    label=graphviz.nohtml(labels[child[-1]].replace("\\", "\\\\")),
                     style="dashed,rounded",
-                    color="#7c3aed",
-                    fontcolor="#5b21b6",
+                    color=frame,
+                    fontcolor=text,
                     fontname=FONT,
                     fontsize="10",
                     labeljust="l",
                 )
-                _draw_nodes(graphviz, cluster, child, members, scope_labels)
+                _draw_nodes(graphviz, cluster, child, members, labels, kinds, element_ids)
 
 
 def _import_graphviz():
@@ -570,7 +740,8 @@ def _picture_class() -> type:
     graphviz = _import_graphviz()
 
     class GraphPicture(graphviz.Digraph):
-        """A graphviz.Digraph that still displays in Jupyter when ``dot`` is missing.
+        """A graphviz.Digraph that displays in Jupyter with a time limit on ``dot``, and still
+        displays, as its DOT source, when ``dot`` is missing.
 
         >>> picture = to_dot(loss)
         >>> picture          # in Jupyter: the SVG, or the DOT source if Graphviz is missing
@@ -578,8 +749,8 @@ def _picture_class() -> type:
 
         def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
             try:
-                return super()._repr_mimebundle_(include, exclude, **kwargs)
-            except graphviz.ExecutableNotFound:
+                return {"image/svg+xml": run_dot(self.source, "svg").decode()}
+            except GraphvizNotFoundError:
                 note = INSTALL_DOT_PROGRAM + ". The DOT source of the graph:"
                 return {
                     "text/plain": f"{note}\n\n{self.source}",
