@@ -73,7 +73,7 @@ def _has_type(value, spec: dataclasses.Field) -> bool:
         return default is None
     if isinstance(default, list):
         return isinstance(value, list) and all(_is_int(item) for item in value)
-    if isinstance(default, bool):
+    if isinstance(default, bool) or (default is None and "bool" in str(spec.type)):
         return isinstance(value, bool)
     if isinstance(default, int) or (default is None and "int" in str(spec.type)):
         return _is_int(value)
@@ -91,7 +91,9 @@ def _type_name(spec: dataclasses.Field) -> str:
     names = {list: "a list of whole numbers", bool: "true or false", int: "a whole number"}
     name = names.get(type(default), {float: "a number", str: "a string"}.get(type(default)))
     if default is None:
-        name = ("a whole number" if "int" in str(spec.type) else "a string") + " or null"
+        kinds = {"bool": "true or false", "int": "a whole number"}
+        kind = next((name for key, name in kinds.items() if key in str(spec.type)), "a string")
+        name = kind + " or null"
     return name
 
 

@@ -242,3 +242,15 @@ def test_the_readme_cnn_recipes_are_commands_the_parser_accepts():
         config = train.TrainConfig(**{k: v for k, v in given.items() if k in train.CONFIG_FIELDS})
         config.validate()
         assert config.model == "cnn"
+
+
+def test_a_run_folders_flip_and_crop_padding_are_read_back_with_their_types(tmp_path):
+    from nn import runs
+
+    fields = {**vars(train.TrainConfig(model="cnn", augment=True)), "flip": True}
+    (tmp_path / "config.json").write_text(json.dumps({**fields, "crop_padding": 3}))
+    config = runs.read_config(tmp_path / "config.json", train.TrainConfig)
+    assert (config.flip, config.crop_padding) == (True, 3)
+    (tmp_path / "config.json").write_text(json.dumps({**fields, "flip": "yes"}))
+    with pytest.raises(OptionError, match="'flip' is \"yes\", which is not true or false or null"):
+        runs.read_config(tmp_path / "config.json", train.TrainConfig)
