@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -230,3 +231,26 @@ def test_the_filters_picture_draws_grey_and_colour_filters(tmp_path):
     assert (tmp_path / "colour.png").read_bytes()[:8] == PNG
     with pytest.raises(ValueError, match=r"\(out, in, kh, kw\)"):
         plots.plot_filters(np.zeros((3, 3)), tmp_path / "bad.png")
+
+
+def test_the_readme_cnn_recipes_are_commands_the_parser_accepts():
+    readme = (REPO / "README.md").read_text()
+    recipes = re.findall(r'make train ARGS="([^"]*--model cnn[^"]*)"', readme)
+    assert len(recipes) >= 4  # the example, two Fashion-MNIST recipes and CIFAR-10's
+    for recipe in recipes:
+        given = vars(train.build_parser().parse_args(recipe.split()))
+        config = train.TrainConfig(**{k: v for k, v in given.items() if k in train.CONFIG_FIELDS})
+        config.validate()
+        assert config.model == "cnn"
+
+
+def test_a_run_folders_flip_and_crop_padding_are_read_back_with_their_types(tmp_path):
+    from nn import runs
+
+    fields = {**vars(train.TrainConfig(model="cnn", augment=True)), "flip": True}
+    (tmp_path / "config.json").write_text(json.dumps({**fields, "crop_padding": 3}))
+    config = runs.read_config(tmp_path / "config.json", train.TrainConfig)
+    assert (config.flip, config.crop_padding) == (True, 3)
+    (tmp_path / "config.json").write_text(json.dumps({**fields, "flip": "yes"}))
+    with pytest.raises(OptionError, match="'flip' is \"yes\", which is not true or false or null"):
+        runs.read_config(tmp_path / "config.json", train.TrainConfig)
