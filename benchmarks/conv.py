@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from autograd import SoftmaxCrossEntropy, TensorNode, no_grad, replay
+from autograd import SoftmaxCrossEntropy, TensorNode
 from autograd import functional as AF
+from benchmarks.mlp import EngineMLP, ReplayMLP
 
 LEARNING_RATE = 0.01
 
@@ -263,20 +264,13 @@ class CNNProblem:
         return cls(x, labels, weights)
 
 
-class EngineCNN:
-    """The CNN step with the engine's ops.
+class EngineCNN(EngineMLP):
+    """The CNN step with the engine's ops: the MLP benchmark's step (forward, backward, SGD
+    update), with a convolutional network as its loss.
 
     >>> model = EngineCNN(CNNProblem.make(batch=4))
     >>> loss = model.step()   # forward, backward, SGD update, zero grads
     """
-
-    def __init__(self, problem: CNNProblem) -> None:
-        self.params = [TensorNode(w.copy(), requires_grad=True) for w in problem.weights]
-        self.x = TensorNode(problem.x)
-        self.labels = problem.labels
-
-    def forward(self) -> TensorNode:
-        return self.loss(self.x, self.labels)
 
     def loss(self, x: TensorNode, labels) -> TensorNode:
         conv1_w, conv1_b, conv2_w, conv2_b, fc1_w, fc1_b, fc2_w, fc2_b = self.params
@@ -286,37 +280,14 @@ class EngineCNN:
         h = (h @ fc1_w + fc1_b).relu()
         return SoftmaxCrossEntropy.do_forward(h @ fc2_w + fc2_b, labels=labels)
 
-    def update(self) -> None:
-        with no_grad():
-            for p in self.params:
-                p.value -= LEARNING_RATE * p.grad
-                p.zero_grad()
 
-    def step(self) -> np.ndarray:
-        loss = self.forward()
-        loss.backward()
-        self.update()
-        return loss.value
+class ReplayCNN(EngineCNN, ReplayMLP):
+    """The engine's CNN step through ``autograd.replay`` (recorded by two steps when made):
+    ReplayMLP's recording and step, EngineCNN's loss.
 
-    def weights(self) -> list[np.ndarray]:
-        return [p.value for p in self.params]
-
-
-class ReplayCNN(EngineCNN):
-    """The engine's CNN step through ``autograd.replay`` (recorded by two steps when made)."""
-
-    def __init__(self, problem: CNNProblem) -> None:
-        super().__init__(problem)
-        self.replayed_step = replay.trace(self.loss)
-        for _ in range(2):
-            self.replayed_step(self.x.value, self.labels)
-        for p in self.params:
-            p.zero_grad()
-
-    def step(self) -> np.ndarray:
-        loss = self.replayed_step(self.x.value, self.labels)
-        self.update()
-        return loss.value
+    >>> model = ReplayCNN(CNNProblem.make(batch=4))
+    >>> loss = model.step()   # replayed forward and backward, SGD update, zero grads
+    """
 
 
 class NumpyCNN:
