@@ -27,7 +27,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from autograd import SoftmaxCrossEntropy, TensorNode
 from autograd import functional as AF
-from benchmarks.mlp import EngineMLP, ReplayMLP
+from benchmarks.mlp import EngineMLP, ReplayMLP, TorchMLP
 
 LEARNING_RATE = 0.01
 
@@ -350,32 +350,18 @@ class NumpyCNN:
         return self.params
 
 
-class TorchCNN:
-    """The CNN step in PyTorch (CPU, eager), with the same manual SGD update."""
+class TorchCNN(TorchMLP):
+    """The CNN step in PyTorch (CPU, eager): TorchMLP's step and manual SGD update, with a
+    convolutional network as its loss."""
 
-    def __init__(self, problem: CNNProblem, torch) -> None:
-        self.torch = torch
-        self.params = [torch.tensor(w, requires_grad=True) for w in problem.weights]
-        self.x = torch.from_numpy(problem.x)
-        self.labels = torch.from_numpy(problem.labels)
-
-    def step(self):
+    def loss(self):
         torch = self.torch
         f = torch.nn.functional
         conv1_w, conv1_b, conv2_w, conv2_b, fc1_w, fc1_b, fc2_w, fc2_b = self.params
         h = f.max_pool2d(torch.relu(f.conv2d(self.x, conv1_w, conv1_b, padding=1)), 2)
         h = f.max_pool2d(torch.relu(f.conv2d(h, conv2_w, conv2_b, padding=1)), 2)
         h = torch.relu(h.flatten(1) @ fc1_w + fc1_b)
-        loss = f.cross_entropy(h @ fc2_w + fc2_b, self.labels)
-        loss.backward()
-        with torch.no_grad():
-            for p in self.params:
-                p -= LEARNING_RATE * p.grad
-                p.grad = None
-        return loss.detach()
-
-    def weights(self) -> list[np.ndarray]:
-        return [p.detach().numpy() for p in self.params]
+        return f.cross_entropy(h @ fc2_w + fc2_b, self.labels)
 
 
 def make_cnn_models(problem: CNNProblem, torch=None) -> dict[str, object]:

@@ -183,15 +183,19 @@ class TorchMLP:
         self.x = torch.from_numpy(problem.x)
         self.labels = torch.from_numpy(problem.labels)
 
-    def step(self):
-        torch = self.torch
+    def loss(self):
+        """The network and its loss on the batch."""
         h = self.x
         last = len(self.params) - 2
         for i in range(0, len(self.params), 2):
             h = h @ self.params[i] + self.params[i + 1]
             if i != last:
-                h = torch.relu(h)
-        loss = torch.nn.functional.cross_entropy(h, self.labels)
+                h = self.torch.relu(h)
+        return self.torch.nn.functional.cross_entropy(h, self.labels)
+
+    def step(self):
+        torch = self.torch
+        loss = self.loss()
         loss.backward()
         with torch.no_grad():
             for p in self.params:
