@@ -133,7 +133,15 @@ def plot_filters(weight: np.ndarray, path: Path, title: str = "") -> None:
         else:
             tile = kernel.mean(axis=0)
             ax.imshow(tile, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-    fig.suptitle(title or f"{count} filters of the first convolution", fontsize=9)
+    size = "x".join(str(n) for n in weight.shape[2:])
+    if colour:
+        legend = f"the first convolution's {count} learnt {size} filters, in colour, each stretched"
+    else:
+        legend = (
+            f"the first convolution's {count} learnt {size} filters: red positive, blue negative, "
+            f"white 0 (one scale, -{limit:.2g} to {limit:.2g})"
+        )
+    fig.suptitle(f"{title}\n{legend}" if title else legend, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
